@@ -1,0 +1,1 @@
+"""One module per ``autograder`` verb; ``autograder.cli`` only wires them up."""
