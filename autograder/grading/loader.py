@@ -225,3 +225,43 @@ class Implementation:
 
     def __repr__(self) -> str:
         return f"Implementation({str(self.root)!r})"
+
+
+class NamespaceExercise:
+    """An exercise whose code lives in a namespace (a notebook kernel's ``globals()``)."""
+
+    def __init__(self, name: str, namespace: dict):
+        self._name = name
+        self._namespace = namespace
+
+    @property
+    def exercise_name(self) -> str:
+        return self._name
+
+    def __getattr__(self, attr: str):
+        if attr.startswith("__"):
+            raise AttributeError(attr)
+        try:
+            return self._namespace[attr]
+        except KeyError:
+            raise NotImplementedYet(tr(f"{attr} is not defined: run the cell that defines it first",
+                                       f"{attr} chưa được định nghĩa: hãy chạy ô định nghĩa nó trước")) from None
+
+
+class NamespaceImplementation:
+    """Every exercise reads from the same namespace (used when grading inside a notebook)."""
+
+    def __init__(self, namespace: dict):
+        self.namespace = namespace
+        self.root = Path.cwd().resolve()
+
+    @staticmethod
+    def owns(filename: str) -> bool:
+        """Whether a traceback frame's file is the notebook's code (not a library's)."""
+        library_roots = {sys.prefix, sys.base_prefix, str(Path(__file__).resolve().parents[2])}
+        return not any(filename.startswith(root) for root in library_roots)
+
+    def exercise(self, name: str) -> NamespaceExercise:
+        if name not in EXERCISES:
+            raise ValueError(f"unknown exercise {name!r}; known: {', '.join(EXERCISES)}")
+        return NamespaceExercise(name, self.namespace)

@@ -32,6 +32,7 @@ import signal
 import zlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pytest
@@ -67,6 +68,9 @@ class GradingState:
 
 
 STATE = pytest.StashKey[GradingState]()
+# Set by a plugin object passed to pytest.main (see autograder.grading.inkernel): grade
+# this implementation object instead of the --impl folder.
+IMPL_OVERRIDE = pytest.StashKey[object]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -138,7 +142,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture(scope="session")
 def impl(pytestconfig: pytest.Config) -> Implementation:
-    """The implementation being graded (``--impl``)."""
+    """The implementation being graded (``--impl``, or an in-kernel namespace)."""
+    override = pytestconfig.stash.get(IMPL_OVERRIDE, None)
+    if override is not None:
+        return override
     return Implementation(pytestconfig.stash[STATE].impl_root)
 
 
@@ -211,27 +218,32 @@ class StudentFacingFailure:
         return self.message
 
 
-def _deepest_frame_in(exc: BaseException, root: Path):
-    """(file name, line, function) of the deepest traceback frame under ``root``, or None."""
+def _deepest_frame_in(exc: BaseException, owns: Callable[[str], bool]):
+    """(file name, line, function) of the deepest traceback frame of the implementation."""
     found = None
     tb = exc.__traceback__
     while tb is not None:
-        filename = Path(tb.tb_frame.f_code.co_filename)
-        if filename.parent == root:
-            found = (filename.name, tb.tb_lineno, tb.tb_frame.f_code.co_name)
+        filename = tb.tb_frame.f_code.co_filename
+        if owns(filename):
+            found = (Path(filename).name, tb.tb_lineno, tb.tb_frame.f_code.co_name)
         tb = tb.tb_next
     return found
 
 
-def student_message(exc: BaseException, impl_root: Path) -> str | None:
-    """The one-sentence explanation of a failure, or None to keep pytest's own report."""
+def student_message(exc: BaseException, owns: Callable[[str], bool]) -> str | None:
+    """The one-sentence explanation of a failure, or None to keep pytest's own report.
+
+    owns(filename) tells whether a traceback frame belongs to the implementation.
+    """
     if isinstance(exc, NotImplementedYet):
         return tr("not implemented yet: ", "chưa làm: ") + str(exc)
     if isinstance(exc, (GradingFailure, SubmissionError, GraderTimeout)):
         return str(exc)
-    frame = _deepest_frame_in(exc, impl_root)
+    frame = _deepest_frame_in(exc, owns)
     if isinstance(exc, NotImplementedError):
-        where = f"{Path(frame[0]).stem}.{frame[2]}" if frame else str(exc)
+        where = frame[2] if frame else str(exc)
+        if frame and frame[0].endswith(".py") and not frame[0].startswith("<"):
+            where = f"{Path(frame[0]).stem}.{frame[2]}"
         return tr("not implemented yet: ", "chưa làm: ") + where
     if frame is not None:
         name, line, func = frame
@@ -240,12 +252,20 @@ def student_message(exc: BaseException, impl_root: Path) -> str | None:
     return None
 
 
+def _ownership(config: pytest.Config) -> Callable[[str], bool]:
+    override = config.stash.get(IMPL_OVERRIDE, None)
+    if override is not None and hasattr(override, "owns"):
+        return override.owns
+    root = config.stash[STATE].impl_root
+    return lambda filename: Path(filename).parent == root
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     report = yield
     state = item.config.stash[STATE]
     if report.failed and call.excinfo is not None and item.nodeid in state.scores:
-        message = student_message(call.excinfo.value, state.impl_root)
+        message = student_message(call.excinfo.value, _ownership(item.config))
         if message is not None:
             report.longrepr = StudentFacingFailure(message, str(item.path), item.location[1] or 0)
     return report
