@@ -121,6 +121,13 @@ def check_close(actual: Any, expected: Any, name: str, *, rtol: float, atol: flo
     if _close(a, e, rtol, atol):
         return
     diff = np.abs(a - e)
+    if e.size == 1:
+        message = tr(
+            f"{name} is wrong: expected {e.item():.6g} but got {a.item():.6g} (relative error "
+            f"{relative_error(a, e):.3g}; tolerance rtol={rtol:g}, atol={atol:g}).",
+            f"{name} sai: cần {e.item():.6g} nhưng nhận được {a.item():.6g} (sai số tương đối "
+            f"{relative_error(a, e):.3g}; dung sai rtol={rtol:g}, atol={atol:g}).")
+        fail(message + " " + diagnose(a, e, rtol, atol, name, mistakes))
     where = np.unravel_index(int(np.argmax(diff)), diff.shape) if diff.ndim else ()
     at = tuple(int(i) for i in where)
     message = tr(
@@ -147,7 +154,8 @@ def diagnose(a: np.ndarray, e: np.ndarray, rtol: float, atol: float, name: str,
     if _close(a, -e, rtol, atol):
         return tr(f"{name} has the wrong sign.", f"{name} bị ngược dấu.")
     ratio = float(np.sum(a * e) / np.sum(e * e))
-    if abs(ratio) > 1e-12 and _close(a, ratio * e, 10 * rtol, 10 * atol):
+    # For a single number any wrong value is "a multiple" of the right one: no hint then.
+    if e.size > 1 and abs(ratio) > 1e-12 and _close(a, ratio * e, 10 * rtol, 10 * atol):
         return tr(f"{name} is {ratio:.4g} times the expected value: a missing or extra factor?",
                   f"{name} bằng {ratio:.4g} lần giá trị đúng: thiếu hoặc thừa một hệ số?")
     return ""
@@ -169,7 +177,9 @@ class Inputs:
         for key, original in self.copies.items():
             now = np.asarray(self.arrays[key])
             if now.shape != original.shape or not np.array_equal(now, original, equal_nan=True):
-                fail(tr(f"{fn_name} modified its input {key}: work on a copy or use "
-                        "operations that return new arrays (e.g. np.maximum instead of x[x < 0] = 0)",
+                fail(tr(f"{fn_name} modified its input {key}: work on a copy or use operations "
+                        "that return new arrays (e.g. y = x - m instead of x -= m, np.maximum "
+                        "instead of x[x < 0] = 0)",
                         f"{fn_name} đã sửa đầu vào {key}: hãy làm việc trên bản sao hoặc dùng "
-                        "phép toán trả về mảng mới (vd. np.maximum thay vì x[x < 0] = 0)"))
+                        "phép toán trả về mảng mới (vd. y = x - m thay vì x -= m, np.maximum "
+                        "thay vì x[x < 0] = 0)"))

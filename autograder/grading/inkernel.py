@@ -53,7 +53,19 @@ def run_tests(exercise: str, tests: list[str], namespace: dict, *, lang: str = "
     """Run ``tests`` (names in graders/test_<exercise>.py) on ``namespace``; return points earned.
 
     hidden: report only the total, never the names or messages of the tests.
+    Never raises: a traceback in a test cell would show the cell's source, hidden tests
+    included, in the student's feedback.
     """
+    try:
+        return _run_tests(exercise, tests, namespace, lang=lang, hidden=hidden, seed=seed)
+    except Exception as exc:  # noqa: BLE001 - anything at all becomes a zero with a message
+        print(tr(f"the checks could not run: {type(exc).__name__}",
+                 f"không chạy được các bài kiểm tra: {type(exc).__name__}"))
+        return 0.0
+
+
+def _run_tests(exercise: str, tests: list[str], namespace: dict, *, lang: str, hidden: bool,
+               seed: int | None) -> float:
     grader = graders_dir() / f"test_{exercise}.py"
     plugin = _NotebookImplementation(namespace)
     args = [*(f"{grader}::{name}" for name in tests), "-p", "no:cacheprovider",
