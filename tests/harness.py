@@ -15,6 +15,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -57,9 +58,10 @@ def run_graders(impl: Path, *targets: str, extra: tuple[str, ...] = (), env: dic
 
     targets: grader files or node ids relative to the project root (default: all graders).
     """
-    report_path = Path(impl) / ".grade.json"
-    if report_path.exists():
-        report_path.unlink()
+    handle, name = tempfile.mkstemp(prefix="grade-", suffix=".json")
+    os.close(handle)
+    report_path = Path(name)
+    report_path.unlink()  # the grader run creates it; a missing file means it wrote nothing
     command = [sys.executable, "-m", "pytest", *(targets or ["graders"]), "--impl", str(impl),
                "--grade-json", str(report_path), "-p", "no:cacheprovider", "-q", *extra]
     completed = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=timeout,
@@ -67,7 +69,9 @@ def run_graders(impl: Path, *targets: str, extra: tuple[str, ...] = (), env: dic
     output = completed.stdout + completed.stderr
     if not report_path.exists():
         raise AssertionError(f"the grader run wrote no report:\n{output}")
-    return GradeRun(completed.returncode, output, json.loads(report_path.read_text(encoding="utf-8")))
+    report = json.loads(report_path.read_text(encoding="utf-8"))
+    report_path.unlink()
+    return GradeRun(completed.returncode, output, report)
 
 
 @dataclass
