@@ -1,0 +1,779 @@
+"""Grader of exercise 2, ``gradcheck``: gradient checking with centred differences.
+
+What is graded (37 points; 4 in hidden tests):
+
+- ``numerical_gradient`` (15): known analytic gradients on shapes (1,), 1-D, 2-D
+  non-square and 3-D (6); centred, not one-sided differences (3); the step ``h`` is the
+  one given (1); ``x`` restored bit for bit and ``f`` always called with arrays
+  shaped like ``x`` (3); a non-contiguous ``x`` such as ``W.T`` (2, hidden).
+- ``numerical_gradient_array`` (6): known Jacobian-vector products (3); ``x`` restored (1);
+  an ``f`` that returns a view of its input, like a flatten layer (2, hidden).
+- ``relative_error`` (5): a hand-computed value, symmetric (2); all-zero arrays give 0.0
+  without nan or warning (2); the ``eps`` floor (1).
+- ``gradient_check`` (11): below 1e-7 for correct gradients (2), above 1e-2 for wrong ones
+  (2); the largest error over the coordinates checked, not the mean (2); same seed, same
+  result, and the seed matters (2); 2 * num_checks calls to f, not a full gradient (2);
+  ``x`` restored bit for bit and ``analytic_grad`` unchanged (1).
+
+Every f handed to the student checks that it receives arrays shaped like x. Perturbing x
+in place or passing f perturbed copies are both correct; the coordinates gradient_check
+draws are its own choice, so they are never compared with the reference's. Graded calls
+never ask gradient_check for more coordinates than x has (drawing without replacement is
+fine).
+
+Expected values come from analytic formulas or the graders' own
+``autograder.grading.numgrad``, never from the student's other functions.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+from autograder.grading import numgrad
+from autograder.grading.checks import GradingFailure, Mistake, check_close, fail, to_array, to_float
+from autograder.grading.messages import tr
+from autograder.grading.plugin import student_message
+
+H = 1e-5  # the contract's default step
+
+# Numerical gradients against analytic ones. On every test function here a correct
+# centred difference (float64, h=1e-5) is within ~3e-10 (abs) / 3e-10 (rel) of the
+# analytic gradient: truncation h^2 f'''/6 ~ 1e-10, rounding eps*|f|/h ~ 1e-10. A
+# one-sided difference is off by h f''/2, 20-200 times beyond these tolerances, and
+# float32 copies (error ~ 6e-8/h ~ 1e-2) by thousands of times.
+GRAD_RTOL = 1e-7
+GRAD_ATOL = 1e-7
+# relative_error: the values are simple float64 formulas (rounding ~1e-16). 1e-7 lets a
+# denominator |a| + |b| + eps pass where |a| + |b| >> eps (it is off by eps / (|a| + |b|));
+# test_relative_error_eps is the one test where the floor max(eps, ...) matters. Every
+# mistaken formula is off by far more (percent level).
+REL_RTOL = 1e-7
+REL_ATOL = 1e-12
+# gradient_check: below GOOD_MAX for a correct gradient (the course's own rule of thumb;
+# a correct checker gives < 1e-9 on the functions used, whose gradients are far from 0,
+# a one-sided one ~ h f''/(4 f') >= 2.5e-6), above WRONG_MIN for a wrong one.
+GOOD_MAX = 1e-7
+WRONG_MIN = 1e-2
+# The value gradient_check returns must be one of the per-coordinate relative errors the
+# grader computes (its own centred differences differ from the student's by rounding).
+PICK_RTOL = 1e-6
+# f calls allowed for num_checks coordinates: 2 per coordinate, a couple extra (e.g. an
+# initial f(x)), and one duplicate coordinate skipped.
+EXTRA_CALLS = 2
+
+
+@pytest.fixture
+def gc(impl):
+    return impl.exercise("gradcheck")
+
+
+# --- helpers ------------------------------------------------------------------------
+
+class Probe:
+    """A test function f: counts its calls and checks each argument has x's shape."""
+
+    def __init__(self, fn, shape, fn_name):
+        self.fn, self.shape, self.fn_name, self.calls = fn, tuple(shape), fn_name, 0
+
+    def __call__(self, z):
+        self.calls += 1
+        z = np.asarray(z)
+        if z.shape != self.shape:
+            fail(tr(f"{self.fn_name} called f with an array of shape {z.shape}, but x has shape "
+                    f"{self.shape}: f must always receive an array shaped like x (perturb x or a "
+                    "copy of x, not a flattened version).",
+                    f"{self.fn_name} gọi f với một mảng kích thước {z.shape}, nhưng x có kích thước "
+                    f"{self.shape}: f phải luôn nhận một mảng cùng kích thước với x (hãy dịch chuyển x "
+                    "hoặc một bản sao của x, không phải một bản đã làm phẳng)."))
+        return self.fn(z)
+
+
+def call(gc, fn_name, *args, shape=(), **kwargs):
+    """Call gc.<fn_name>; if a numerical gradient crashes on a multi-dimensional x, add a
+    hint about shapes. Graded calls never ask gradient_check for more coordinates than x has,
+    so that drawing them without replacement is fine."""
+    fn = getattr(gc, fn_name)
+    try:
+        return fn(*args, **kwargs)
+    except (IndexError, ValueError, TypeError) as exc:
+        if len(shape) < 2 or isinstance(exc, GradingFailure) or fn_name == "gradient_check":
+            raise
+        sentence = student_message(exc, gc.path.parent)
+        if sentence is None:
+            raise
+        fail(sentence + " " + tr(
+            f"Here x has shape {tuple(shape)}: does your loop handle arrays of any shape? "
+            "Loop over np.ndindex(x.shape) (or np.nditer with multi_index) so that each step moves "
+            "one element; with an integer i, x[i] is a whole row.",
+            f"Ở đây x có kích thước {tuple(shape)}: vòng lặp của bạn có chạy được với mảng mọi kích "
+            "thước không? Hãy lặp qua np.ndindex(x.shape) (hoặc np.nditer với multi_index) để mỗi "
+            "bước chỉ dịch chuyển một phần tử; với số nguyên i, x[i] là cả một hàng."))
+
+
+def one_sided(f, x, h, sign=+1):
+    """(f(x + sign h e_i) - f(x)) / (sign h) for every i: the one-sided mistakes."""
+    x = np.array(x, dtype=np.float64)
+    f0, grad = float(f(x)), np.zeros_like(x)
+    for index in np.ndindex(x.shape):
+        moved = x.copy()
+        moved[index] += sign * h
+        grad[index] = (float(f(moved)) - f0) / (sign * h)
+    return grad
+
+
+def gradient_mistakes(f, x, expected, h=H):
+    one_sided_msg = tr(
+        "This is the one-sided difference (f(x+h) - f(x)) / h: its error is about h·f''/2, "
+        "far more than the centred difference's h²·f'''/6. Use (f(x+h) - f(x-h)) / (2h).",
+        "Đây là sai phân một phía (f(x+h) - f(x)) / h: sai số của nó cỡ h·f''/2, lớn hơn nhiều so "
+        "với h²·f'''/6 của sai phân trung tâm. Hãy dùng (f(x+h) - f(x-h)) / (2h).")
+    mistakes = [
+        Mistake(one_sided(f, x, h, +1), one_sided_msg),
+        Mistake(one_sided(f, x, h, -1), one_sided_msg),
+        Mistake(2 * expected, tr("Your gradient is twice the true one: divide f(x+h) - f(x-h) by "
+                                 "2h, the distance between the two points, not by h.",
+                                 "Gradient của bạn gấp đôi giá trị đúng: hãy chia f(x+h) - f(x-h) "
+                                 "cho 2h, khoảng cách giữa hai điểm, không phải cho h.")),
+    ]
+    if expected.ndim >= 2:
+        slice_sums = expected.reshape(expected.shape[0], -1).sum(axis=1)
+        mistakes.append(Mistake(
+            np.broadcast_to(slice_sums.reshape((-1,) + (1,) * (expected.ndim - 1)), expected.shape),
+            tr("Every element of x[i] got the same value, the sum of the true gradient over x[i]: "
+               "with one integer index, x[i] is a whole row (slice) of a multi-dimensional array. "
+               "Loop over np.ndindex(x.shape) to move one element at a time.",
+               "Mọi phần tử của x[i] nhận cùng một giá trị, bằng tổng gradient đúng trên x[i]: với "
+               "một chỉ số nguyên, x[i] là cả một hàng (lát cắt) của mảng nhiều chiều. Hãy lặp qua "
+               "np.ndindex(x.shape) để mỗi lần chỉ dịch chuyển một phần tử.")))
+    return mistakes
+
+
+def check_gradient(actual, expected, name, mistakes=()):
+    """check_close with the gradient tolerances; when no known mistake explains the
+    difference, a hint on the usual causes instead of check_close's generic guesses (its
+    "k times the expected value" would mislead here: float32 noise looks like a factor)."""
+    e = np.asarray(expected, dtype=np.float64)
+    a = to_array(actual, name)
+    fallback = [
+        Mistake(np.zeros_like(e), tr(f"{name} is all zeros: does f see the perturbed x?",
+                                     f"{name} toàn số 0: f có nhận được x đã dịch chuyển không?")),
+        Mistake(-e, tr("It has the wrong sign: the centred difference is (f(x+h) - f(x-h)) / (2h).",
+                       "Kết quả bị ngược dấu: sai phân trung tâm là (f(x+h) - f(x-h)) / (2h).")),
+    ]
+    if a.shape == e.shape and np.all(np.isfinite(a)):
+        fallback.append(Mistake(a, tr(
+            "Check the centred difference (f(x+h) - f(x-h)) / (2h) with the h you were given, "
+            "computed in float64 (float32 copies lose the digits that h=1e-5 needs), moving one "
+            "element at a time and putting it back before the next.",
+            "Hãy kiểm tra sai phân trung tâm (f(x+h) - f(x-h)) / (2h) với đúng h được truyền vào, "
+            "tính bằng float64 (bản sao float32 làm mất những chữ số mà h=1e-5 cần), mỗi lần chỉ "
+            "dịch chuyển một phần tử và đặt lại nó trước khi sang phần tử kế tiếp.")))
+    check_close(a, e, name, rtol=GRAD_RTOL, atol=GRAD_ATOL, mistakes=list(mistakes) + fallback,
+                what="x")
+
+
+def tricky_x(rng, shape):
+    """Values where x + h - h, or x + h - 2h + h, is not x again in floating point."""
+    size = int(np.prod(shape))
+    kinds = [0.1 * rng.integers(1, 10, size),               # 0.1, 0.3, ...: ((x+h)-2h)+h != x
+             1e-7 * rng.standard_normal(size),              # tiny: (x+h)-h loses digits
+             1e3 * rng.random(size) * rng.choice([-1, 1], size),
+             rng.standard_normal(size)]
+    choice = rng.choice(len(kinds), size, p=[0.3, 0.4, 0.15, 0.15])
+    choice[: len(kinds)] = np.arange(len(kinds))            # every kind at least once
+    values = np.choose(choice, kinds)
+    return rng.permutation(values).reshape(shape)
+
+
+def check_restored(x, original, fn_name):
+    """Fail unless the array object x holds, bit for bit, the values in original."""
+    if x.shape == original.shape and np.array_equal(x, original):
+        return
+    if x.shape != original.shape:
+        fail(tr(f"{fn_name} changed the shape of x from {original.shape} to {x.shape}.",
+                f"{fn_name} đã đổi kích thước của x từ {original.shape} thành {x.shape}."))
+    changed = np.argwhere(x != original)
+    index = tuple(int(i) for i in changed[0])
+    before, after = float(original[index]), float(x[index])
+    where = tr(f"{len(changed)} element(s) of x changed; at index {index} x was {before!r} and "
+               f"is {after!r} after the call. ",
+               f"{len(changed)} phần tử của x đã bị thay đổi; tại chỉ số {index} x từng là {before!r} "
+               f"và sau lời gọi là {after!r}. ")
+    steps = (after - before) / H
+    if round(steps) != 0 and abs(steps - round(steps)) < 1e-3:
+        k = f"{round(steps):+d}"
+        why = tr(f"That is off by {k}·h: put every element back after perturbing it.",
+                 f"Lệch đúng {k}·h: hãy đặt lại mỗi phần tử sau khi dịch chuyển nó.")
+    else:
+        why = tr("Put back the saved value (old = x[i] ... x[i] = old) instead of undoing with "
+                 "x[i] += h or x[i] -= h: floating-point arithmetic does not undo exactly, "
+                 "e.g. ((0.1 + h) - 2*h) + h != 0.1.",
+                 "Hãy đặt lại giá trị đã lưu (old = x[i] ... x[i] = old) thay vì hoàn tác bằng "
+                 "x[i] += h hay x[i] -= h: phép tính dấu phẩy động không đảo ngược chính xác, "
+                 "ví dụ ((0.1 + h) - 2*h) + h != 0.1.")
+    fail(tr(f"{fn_name} must leave x exactly as it was. ", f"{fn_name} phải giữ nguyên x. ")
+         + where + why)
+
+
+# --- numerical_gradient -------------------------------------------------------------
+
+def _case(name, rng):
+    """(x, f, analytic gradient) of a function with a known gradient."""
+    if name == "sum(x**3), x of shape (1,)":
+        x = rng.uniform(0.5, 1.5, (1,)) * rng.choice([-1, 1])
+        return x, lambda z: float(np.sum(z ** 3)), 3 * x ** 2
+    if name == "2.5 * sum(sin(x)), x of shape (7,)":
+        x = 2 * rng.standard_normal(7)
+        return x, lambda z: 2.5 * np.sum(np.sin(z)), 2.5 * np.cos(x)
+    if name == "x @ A @ x with A not symmetric, x of shape (6,)":
+        A = rng.standard_normal((6, 6))  # not symmetric: the gradient is (A + A^T) x
+        x = rng.standard_normal(6)
+        return x, lambda z: z @ A @ z, (A + A.T) @ x
+    if name == "sum(W @ v), W of shape (3, 5)":
+        v = rng.standard_normal(5)
+        x = rng.standard_normal((3, 5))
+        return x, lambda z: np.sum(z @ v), np.ones((3, 1)) * v
+    if name == "sum((W @ u)**2), W of shape (4, 3)":
+        u = rng.standard_normal(3)
+        x = rng.standard_normal((4, 3))
+        return x, lambda z: np.sum((z @ u) ** 2), 2 * np.outer(x @ u, u)
+    if name == "sum(C * x**2) + sum(exp(x)), x of shape (2, 3, 4)":
+        C = rng.uniform(0.5, 2.0, (2, 3, 4))
+        x = rng.standard_normal((2, 3, 4))
+        return x, lambda z: np.sum(C * z ** 2) + np.sum(np.exp(z)), 2 * C * x + np.exp(x)
+    raise KeyError(name)
+
+
+KNOWN = [
+    pytest.param("sum(x**3), x of shape (1,)", id="cube-1"),
+    pytest.param("2.5 * sum(sin(x)), x of shape (7,)", id="sin-7"),
+    pytest.param("x @ A @ x with A not symmetric, x of shape (6,)", id="quadratic-form-6"),
+    pytest.param("sum(W @ v), W of shape (3, 5)", id="matrix-3x5"),
+    pytest.param("sum((W @ u)**2), W of shape (4, 3)", id="matrix-4x3"),
+    pytest.param("sum(C * x**2) + sum(exp(x)), x of shape (2, 3, 4)", id="tensor-2x3x4"),
+]
+
+
+@pytest.mark.points(1)
+@pytest.mark.parametrize("case", KNOWN)
+def test_numerical_gradient_known_functions(gc, rng, case):
+    x, f, expected = _case(case, rng)
+    probe = Probe(f, x.shape, "numerical_gradient")
+    grad = call(gc, "numerical_gradient", probe, x, shape=x.shape)
+    case_vi = (case.replace("x of shape", "x kích thước").replace("W of shape", "W kích thước")
+               .replace("with A not symmetric", "với A không đối xứng"))
+    check_gradient(grad, expected, tr(f"numerical_gradient for {case}",
+                                      f"numerical_gradient với {case_vi}"),
+                   gradient_mistakes(f, x, expected))
+
+
+@pytest.mark.points(3)
+def test_numerical_gradient_centred(gc, rng):
+    """Large second derivatives: a one-sided difference is off by ~h f''/2 there."""
+    cases = [
+        ("sum(exp(3x))", rng.uniform(0.2, 1.0, (3, 4)),
+         lambda z: np.sum(np.exp(3 * z)), lambda x: 3 * np.exp(3 * x)),
+        ("sum(x**4)", rng.uniform(1.5, 2.5, 5) * rng.choice([-1, 1], 5),
+         lambda z: np.sum(z ** 4), lambda x: 4 * x ** 3),
+    ]
+    for label, x, f, grad_f in cases:
+        expected = grad_f(x)
+        grad = call(gc, "numerical_gradient", Probe(f, x.shape, "numerical_gradient"), x,
+                    shape=x.shape)
+        check_gradient(grad, expected, f"numerical_gradient ({label}, h=1e-5)",
+                       gradient_mistakes(f, x, expected))
+
+
+@pytest.mark.points(1)
+def test_numerical_gradient_uses_h(gc, rng):
+    """For sum(x**3) the centred difference is exactly 3x² + h²: h=1e-2 shows in the result."""
+    h = 1e-2
+    x = rng.uniform(0.5, 1.5, (2, 3)) * rng.choice([-1, 1], (2, 3))
+    f = lambda z: float(np.sum(z ** 3))
+    grad = call(gc, "numerical_gradient", Probe(f, x.shape, "numerical_gradient"), x, h=h,
+                shape=x.shape)
+    expected = 3 * x ** 2 + h ** 2
+    check_gradient(grad, expected, tr("numerical_gradient(f, x, h=1e-2) for sum(x**3)",
+                                      "numerical_gradient(f, x, h=1e-2) với sum(x**3)"),
+                   gradient_mistakes(f, x, expected, h) + [Mistake(3 * x ** 2 + H ** 2, tr(
+                       "This is the result for h=1e-5: use the h argument you were given.",
+                       "Đây là kết quả với h=1e-5: hãy dùng đúng tham số h được truyền vào."))])
+
+
+@pytest.mark.points(3)
+def test_numerical_gradient_restores_x(gc, rng):
+    for shape in [(9,), (4, 6)]:
+        x = tricky_x(rng, shape)
+        original = x.copy()
+        weights = rng.standard_normal(shape)
+        f = lambda z, w=weights: float(np.sum(w * z ** 2))
+        probe = Probe(f, shape, "numerical_gradient")
+        call(gc, "numerical_gradient", probe, x, shape=shape)
+        check_restored(x, original, "numerical_gradient")
+        if probe.calls < 2 * x.size:
+            fail(tr(f"numerical_gradient called f {probe.calls} times for an x of {x.size} "
+                    f"elements: a centred difference needs f(x+h e_i) and f(x-h e_i) for every i.",
+                    f"numerical_gradient gọi f {probe.calls} lần với x có {x.size} phần tử: sai "
+                    "phân trung tâm cần f(x+h e_i) và f(x-h e_i) cho mọi i."))
+
+
+@pytest.mark.hidden
+@pytest.mark.points(2)
+def test_numerical_gradient_noncontiguous(gc, rng):
+    """x may be a view that is not contiguous in memory, e.g. a transposed weight matrix."""
+    base = rng.standard_normal((5, 3))
+    base_copy = base.copy()
+    x = base.T  # shape (3, 5); x.reshape(-1) is a copy, not a view, of it
+    v = rng.standard_normal(5)
+    f = lambda z: float(np.sum(z @ v) + np.sum(z ** 3))
+    grad = call(gc, "numerical_gradient", Probe(f, x.shape, "numerical_gradient"), x,
+                shape=x.shape)
+    expected = np.ones((3, 1)) * v + 3 * x ** 2
+    check_gradient(grad, expected, tr("numerical_gradient with x = W.T (a non-contiguous view)",
+                                      "numerical_gradient với x = W.T (một view không liên tục)"),
+                   gradient_mistakes(f, x, expected) + [Mistake(np.zeros_like(expected), tr(
+                       "Your gradient is all zeros: the elements you moved were not those of x. "
+                       "x.reshape(-1) or x.ravel() is a copy when x is not contiguous (here x = W.T); "
+                       "index x itself with np.ndindex(x.shape), or perturb an explicit copy and "
+                       "pass that copy to f.",
+                       "Gradient của bạn toàn số 0: các phần tử bạn dịch chuyển không phải của x. "
+                       "x.reshape(-1) hay x.ravel() là một bản sao khi x không liên tục trong bộ nhớ "
+                       "(ở đây x = W.T); hãy đánh chỉ số trực tiếp trên x bằng np.ndindex(x.shape), "
+                       "hoặc dịch chuyển một bản sao tường minh và truyền bản sao đó cho f."))])
+    check_restored(base, base_copy, "numerical_gradient")
+
+
+# --- numerical_gradient_array ---------------------------------------------------------
+
+def _array_case(name, rng):
+    """(x, f, dout, expected gradient of sum(f(x) * dout))."""
+    if name == "A @ x":
+        A = rng.standard_normal((5, 4))
+        x = rng.standard_normal((4, 3))
+        dout = rng.standard_normal((5, 3))
+        return x, lambda z: A @ z, dout, A.T @ dout
+    if name == "x**2":
+        x = rng.standard_normal((3, 4))
+        dout = rng.standard_normal((3, 4))
+        return x, lambda z: z ** 2, dout, 2 * x * dout
+    if name == "tanh(x @ W)":
+        W = rng.standard_normal((4, 6))
+        x = rng.standard_normal((3, 4))
+        dout = rng.standard_normal((3, 6))
+        out = np.tanh(x @ W)
+        return x, lambda z: np.tanh(z @ W), dout, (dout * (1 - out ** 2)) @ W.T
+    raise KeyError(name)
+
+
+def array_mistakes(f, x, dout, expected):
+    return [
+        Mistake(numgrad.numerical_gradient_array(f, x, np.ones_like(dout), H), tr(
+            "This is the gradient of sum(f(x)), not of sum(f(x) * dout): weight the change of "
+            "every output by dout.",
+            "Đây là gradient của sum(f(x)), không phải của sum(f(x) * dout): hãy nhân thay đổi của "
+            "từng đầu ra với dout.")),
+        Mistake(one_sided(lambda z: np.sum(f(z) * dout), x, H), tr(
+            "This is a one-sided difference: use (f(x+h) - f(x-h)) / (2h).",
+            "Đây là sai phân một phía: hãy dùng (f(x+h) - f(x-h)) / (2h).")),
+        Mistake(2 * expected, tr("Your gradient is twice the true one: divide by 2h, not h.",
+                                 "Gradient của bạn gấp đôi giá trị đúng: hãy chia cho 2h, không "
+                                 "phải cho h.")),
+    ]
+
+
+@pytest.mark.points(1)
+@pytest.mark.parametrize("case", ["A @ x", "x**2", "tanh(x @ W)"],
+                         ids=["matmul", "square", "tanh-affine"])
+def test_numerical_gradient_array_known(gc, rng, case):
+    x, f, dout, expected = _array_case(case, rng)
+    probe = Probe(f, x.shape, "numerical_gradient_array")
+    grad = call(gc, "numerical_gradient_array", probe, x, dout, shape=x.shape)
+    check_gradient(grad, expected, tr(f"numerical_gradient_array for f(x) = {case}",
+                                      f"numerical_gradient_array với f(x) = {case}"),
+                   array_mistakes(f, x, dout, expected))
+
+
+@pytest.mark.points(1)
+def test_numerical_gradient_array_restores_x(gc, rng):
+    x = tricky_x(rng, (3, 5))
+    original = x.copy()
+    dout = rng.standard_normal((3, 5))
+    dout_copy = dout.copy()
+    call(gc, "numerical_gradient_array", Probe(lambda z: z ** 2, x.shape, "numerical_gradient_array"),
+         x, dout, shape=x.shape)
+    check_restored(x, original, "numerical_gradient_array")
+    if not np.array_equal(dout, dout_copy):
+        fail(tr("numerical_gradient_array modified dout: it must not change its inputs.",
+                "numerical_gradient_array đã sửa dout: hàm không được thay đổi đầu vào."))
+
+
+@pytest.mark.hidden
+@pytest.mark.points(2)
+def test_numerical_gradient_array_view_output(gc, rng):
+    """f returns a view of its input, as a flatten layer does (z.reshape(N, -1))."""
+    x = rng.standard_normal((2, 3, 4))
+    dout = rng.standard_normal((2, 12))
+    f = lambda z: z.reshape(z.shape[0], -1)
+    grad = call(gc, "numerical_gradient_array", Probe(f, x.shape, "numerical_gradient_array"),
+                x, dout, shape=x.shape)
+    expected = dout.reshape(x.shape)
+    check_gradient(grad, expected, tr("numerical_gradient_array for a flatten layer f(x) = x.reshape(N, -1)",
+                                      "numerical_gradient_array với lớp flatten f(x) = x.reshape(N, -1)"),
+                   array_mistakes(f, x, dout, expected) + [Mistake(np.zeros_like(expected), tr(
+                       "Your gradient is all zeros: here f(x) returns a view of x (as a flatten "
+                       "layer does), so after you perturb x again the output you kept changes too. "
+                       "Keep a copy: out_plus = np.array(f(x)) or f(x).copy().",
+                       "Gradient của bạn toàn số 0: ở đây f(x) trả về một view của x (như lớp "
+                       "flatten), nên khi bạn dịch chuyển x lần nữa thì đầu ra đã lưu cũng đổi theo. "
+                       "Hãy giữ một bản sao: out_plus = np.array(f(x)) hoặc f(x).copy()."))])
+
+
+# --- relative_error -------------------------------------------------------------------
+
+def relative_error_mistakes(a, b, eps=1e-8):
+    """Values that known mistaken formulas give for relative_error(a, b, eps)."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    diff, total = np.abs(a - b), np.abs(a) + np.abs(b)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        right = diff / np.maximum(eps, total)
+        candidates = [
+            (np.mean(right), tr("That is the mean over elements: return the largest (np.max); a "
+                                "mean hides one wrong entry among many right ones.",
+                                "Đó là giá trị trung bình trên các phần tử: hãy trả về giá trị lớn "
+                                "nhất (np.max); trung bình che mất một phần tử sai giữa nhiều phần "
+                                "tử đúng.")),
+            (np.sum(right), tr("That is the sum over elements: return the largest (np.max).",
+                               "Đó là tổng trên các phần tử: hãy trả về giá trị lớn nhất (np.max).")),
+            *[(np.max(diff / np.maximum(floor, np.abs(one))), tr(
+                f"You divided by |{letter}| only: the denominator is max(eps, |a| + |b|), "
+                "symmetric in a and b.",
+                f"Bạn chỉ chia cho |{letter}|: mẫu số là max(eps, |a| + |b|), đối xứng theo a và b."))
+              for one, letter in ((a, "a"), (b, "b")) for floor in (0.0, eps)],
+            (np.max(diff / np.maximum(eps, np.maximum(np.abs(a), np.abs(b)))), tr(
+                "You divided by max(|a|, |b|): the denominator is max(eps, |a| + |b|).",
+                "Bạn chia cho max(|a|, |b|): mẫu số là max(eps, |a| + |b|).")),
+            (np.max(diff / np.maximum(eps, np.abs(a + b))), tr(
+                "You divided by |a + b|: the denominator is max(eps, |a| + |b|).",
+                "Bạn chia cho |a + b|: mẫu số là max(eps, |a| + |b|).")),
+            (np.max(diff / (total + eps)), tr(
+                "You added eps to the denominator: the contract uses it as a floor, "
+                "max(eps, |a| + |b|); the two differ where |a| + |b| is close to eps.",
+                "Bạn cộng eps vào mẫu số: đề bài dùng eps làm cận dưới, max(eps, |a| + |b|); hai "
+                "cách khác nhau khi |a| + |b| gần bằng eps.")),
+            (np.max(diff / np.maximum(1e-8, total)), tr(
+                "That is the value for eps=1e-8: use the eps argument you were given.",
+                "Đó là giá trị với eps=1e-8: hãy dùng đúng tham số eps được truyền vào.")),
+            (np.max(np.where(total > 0, diff / np.where(total > 0, total, 1.0), 0.0)), tr(
+                "Without the eps floor tiny values give huge errors and zeros give nan: divide "
+                "by np.maximum(eps, |a| + |b|).",
+                "Không có cận dưới eps thì các giá trị rất nhỏ cho sai số rất lớn còn các số 0 cho "
+                "nan: hãy chia cho np.maximum(eps, |a| + |b|).")),
+        ]
+    expected = float(np.max(right))
+    return [Mistake(value, message) for value, message in candidates
+            if np.isfinite(value) and not np.isclose(value, expected, rtol=REL_RTOL, atol=REL_ATOL)]
+
+
+def relative_error_fallback(value):
+    """A last Mistake matching any value: the formula to use (instead of generic guesses)."""
+    return Mistake(value, tr("Compute |a - b| / np.maximum(eps, |a| + |b|) element by element and "
+                             "return the largest value.",
+                             "Hãy tính |a - b| / np.maximum(eps, |a| + |b|) cho từng phần tử và trả "
+                             "về giá trị lớn nhất."))
+
+
+def check_finite_relative_error(value, label):
+    if not np.isfinite(value):
+        fail(tr(f"relative_error({label}) returned {value}: somewhere a division by zero (0/0 where "
+                "both are zero?). Divide by np.maximum(eps, |a| + |b|), which is never 0.",
+                f"relative_error({label}) trả về {value}: có phép chia cho 0 ở đâu đó (0/0 khi cả hai "
+                "đều bằng 0?). Hãy chia cho np.maximum(eps, |a| + |b|), không bao giờ bằng 0."))
+
+
+def check_relative_error(gc, a, b, expected, label, **kwargs):
+    inputs_a, inputs_b = a.copy(), b.copy()
+    value = to_float(gc.relative_error(a, b, **kwargs), f"relative_error({label})")
+    if not (np.array_equal(a, inputs_a) and np.array_equal(b, inputs_b)):
+        fail(tr("relative_error modified its inputs: it must not change a or b.",
+                "relative_error đã sửa đầu vào: hàm không được thay đổi a hay b."))
+    check_finite_relative_error(value, label)
+    check_close(value, expected, f"relative_error({label})", rtol=REL_RTOL, atol=REL_ATOL,
+                mistakes=relative_error_mistakes(a, b, kwargs.get("eps", 1e-8))
+                + [relative_error_fallback(value)])
+
+
+@pytest.mark.points(2)
+def test_relative_error_value(gc, rng):
+    # By hand: |a-b| / (|a|+|b|) = 0.5/2.5, 0, 0.3/6.3, 0.25/0.75, 0, 1/19 -> max 1/3.
+    a = np.array([[1.0, 2.0, -3.0], [0.5, 7.0, 10.0]])
+    b = np.array([[1.5, 2.0, -3.3], [0.25, 7.0, 9.0]])
+    check_relative_error(gc, a, b, 1 / 3, "a, b")
+    check_relative_error(gc, b, a, 1 / 3, "b, a")
+    a = rng.standard_normal((4, 5))
+    b = a * (1 + 0.1 * rng.standard_normal((4, 5)))
+    expected = float(np.max(np.abs(a - b) / (np.abs(a) + np.abs(b))))
+    check_relative_error(gc, a, b, expected, tr("random a, b of shape (4, 5)",
+                                                 "a, b ngẫu nhiên kích thước (4, 5)"))
+
+
+@pytest.mark.points(2)
+def test_relative_error_zeros(gc):
+    zeros = np.zeros((3, 4))
+    partly = (np.array([0.0, 0.0, 1.0, -2.0]), np.array([0.0, 0.0, 2.0, -2.0]))
+    with warnings.catch_warnings(record=True) as caught, \
+            np.errstate(divide="warn", invalid="warn", over="warn"):
+        warnings.simplefilter("always")
+        both_zero = gc.relative_error(zeros, zeros.copy())
+        some_zero = gc.relative_error(*partly)
+    both_zero = to_float(both_zero, "relative_error(zeros, zeros)")
+    if np.isnan(both_zero):
+        fail(tr("relative_error returned nan for two all-zero arrays: that is 0/0. Divide by "
+                "np.maximum(eps, |a| + |b|), which is never 0; identical arrays give 0.0.",
+                "relative_error trả về nan cho hai mảng toàn số 0: đó là 0/0. Hãy chia cho "
+                "np.maximum(eps, |a| + |b|), không bao giờ bằng 0; hai mảng giống nhau cho 0.0."))
+    if both_zero != 0.0:
+        fail(tr(f"relative_error of two identical all-zero arrays should be 0.0, got {both_zero!r}.",
+                f"relative_error của hai mảng toàn số 0 giống nhau phải là 0.0, nhưng nhận được "
+                f"{both_zero!r}."))
+    some_zero = to_float(some_zero, "relative_error([0, 0, 1, -2], [0, 0, 2, -2])")
+    if np.isnan(some_zero):
+        fail(tr("relative_error([0, 0, 1, -2], [0, 0, 2, -2]) returned nan: the 0/0 of the "
+                "zero entries spoils the max. Divide by np.maximum(eps, |a| + |b|).",
+                "relative_error([0, 0, 1, -2], [0, 0, 2, -2]) trả về nan: phép 0/0 ở các phần "
+                "tử bằng 0 làm hỏng giá trị max. Hãy chia cho np.maximum(eps, |a| + |b|)."))
+    check_close(some_zero, 1 / 3, "relative_error([0, 0, 1, -2], [0, 0, 2, -2])",
+                rtol=REL_RTOL, atol=REL_ATOL,
+                mistakes=relative_error_mistakes(*partly) + [relative_error_fallback(some_zero)])
+    runtime = [w for w in caught if issubclass(w.category, RuntimeWarning)]
+    if runtime:
+        fail(tr(f"relative_error raised a warning on arrays containing zeros: "
+                f"\"{runtime[0].message}\". Compute the denominator with np.maximum(eps, |a| + |b|) "
+                "before dividing (np.where still divides everywhere and warns).",
+                f"relative_error phát sinh cảnh báo với mảng có số 0: \"{runtime[0].message}\". Hãy "
+                "tính mẫu số bằng np.maximum(eps, |a| + |b|) trước khi chia (np.where vẫn chia ở mọi "
+                "chỗ và vẫn cảnh báo)."))
+
+
+@pytest.mark.points(1)
+def test_relative_error_eps(gc):
+    # Default eps=1e-8: 4e-9 / max(1e-8, 4e-9) = 0.4.
+    check_relative_error(gc, np.array([0.0, 4e-9]), np.array([0.0, 0.0]), 0.4,
+                         "[0, 4e-9], [0, 0]")
+    # eps=1e-3: 1e-4 / max(1e-3, 1e-4) = 0.1.
+    check_relative_error(gc, np.array([0.0, 3e-4, 2.0]), np.array([1e-4, 3e-4, 2.0]), 0.1,
+                         "[0, 3e-4, 2], [1e-4, 3e-4, 2], eps=1e-3", eps=1e-3)
+
+
+# --- gradient_check -------------------------------------------------------------------
+
+def coordinate_errors(f, x, analytic):
+    """The relative error at every coordinate, with the graders' own centred differences."""
+    numeric = numgrad.numerical_gradient(f, x, H)
+    return np.abs(numeric - analytic) / np.maximum(1e-8, np.abs(numeric) + np.abs(analytic))
+
+
+def run_check(gc, f, x, analytic, **kwargs):
+    assert kwargs.get("num_checks", 10) <= x.size, "graders never ask for more coordinates than x has"
+    probe = Probe(f, x.shape, "gradient_check")
+    value = call(gc, "gradient_check", probe, x, analytic, shape=x.shape, **kwargs)
+    value = to_float(value, "gradient_check")
+    if not np.isfinite(value):
+        fail(tr(f"gradient_check returned {value}: the largest relative error must be a finite "
+                "number (see relative_error's eps floor).",
+                f"gradient_check trả về {value}: sai số tương đối lớn nhất phải là một số hữu hạn "
+                "(xem cận dưới eps của relative_error)."))
+    return value, probe
+
+
+def signed_uniform(rng, shape, low=0.5, high=1.5):
+    return rng.uniform(low, high, shape) * rng.choice([-1, 1], shape)
+
+
+@pytest.mark.points(2)
+def test_gradient_check_correct_gradient(gc, rng):
+    """Functions whose gradients stay far from 0, so that relative errors are meaningful."""
+    v = signed_uniform(rng, 6)
+    C = rng.uniform(0.5, 2.0, (2, 3, 4))
+    cases = [
+        ("sum(exp(3x))", rng.uniform(0.2, 1.0, (3, 4)), lambda z: np.sum(np.exp(3 * z)),
+         lambda x: 3 * np.exp(3 * x), {}),
+        ("sum(W @ v)", rng.standard_normal((4, 6)), lambda z: np.sum(z @ v),
+         lambda x: np.ones((4, 1)) * v, {"seed": 7}),
+        ("sum(C * exp(x))", rng.standard_normal((2, 3, 4)), lambda z: np.sum(C * np.exp(z)),
+         lambda x: C * np.exp(x), {"num_checks": 15, "seed": 3}),
+    ]
+    for label, x, f, grad_f, kwargs in cases:
+        value, _ = run_check(gc, f, x, grad_f(x), **kwargs)
+        if 0.0 <= value < GOOD_MAX:
+            continue
+        if abs(value - 1 / 3) < 1e-3:
+            hint = tr("1/3 is what dividing by h instead of 2h gives (twice the true derivative).",
+                      "1/3 là kết quả khi chia cho h thay vì 2h (gấp đôi đạo hàm đúng).")
+        elif 1e-6 < value < 1e-4:
+            hint = tr("An error of this size is typical of a one-sided difference (f(x+h) - f(x)) / h "
+                      "(use (f(x+h) - f(x-h)) / (2h)), or of an x not put back exactly after each "
+                      "coordinate.",
+                      "Sai số cỡ này là đặc trưng của sai phân một phía (f(x+h) - f(x)) / h (hãy dùng "
+                      "(f(x+h) - f(x-h)) / (2h)), hoặc của việc không đặt lại x chính xác sau mỗi tọa độ.")
+        else:
+            hint = tr("Compare the centred difference at coordinate ix with analytic_grad[ix], the "
+                      "same coordinate.",
+                      "Hãy so sánh sai phân trung tâm tại tọa độ ix với analytic_grad[ix], cùng tọa độ đó.")
+        fail(tr(f"gradient_check returned {value:.3g} for the correct gradient of {label} "
+                f"(x of shape {x.shape}); a correct check gives below {GOOD_MAX:g} here. ",
+                f"gradient_check trả về {value:.3g} cho gradient đúng của {label} (x kích thước "
+                f"{x.shape}); một hàm kiểm tra đúng cho kết quả dưới {GOOD_MAX:g} ở đây. ") + hint)
+
+
+@pytest.mark.points(2)
+def test_gradient_check_wrong_gradient(gc, rng):
+    A = rng.standard_normal((12, 12))
+    cube_x = signed_uniform(rng, (3, 4))
+    exp_x = rng.uniform(0.2, 1.0, (12,))
+    quad_x = rng.standard_normal(12)
+    cases = [
+        (tr("sum(x**3) with the gradient 4 * 3x² (an extra factor N)",
+            "sum(x**3) với gradient 4 * 3x² (thừa hệ số N)"),
+         cube_x, lambda z: np.sum(z ** 3), 4 * 3 * cube_x ** 2),
+        (tr("x^T A x with the gradient A x (A is not symmetric)",
+            "x^T A x với gradient A x (A không đối xứng)"),
+         quad_x, lambda z: z @ A @ z, A @ quad_x),
+        (tr("sum(exp(x)) with the gradient -exp(x) (wrong sign)",
+            "sum(exp(x)) với gradient -exp(x) (ngược dấu)"),
+         exp_x, lambda z: np.sum(np.exp(z)), -np.exp(exp_x)),
+    ]
+    for label, x, f, wrong in cases:
+        value, _ = run_check(gc, f, x, wrong)
+        if value <= WRONG_MIN:
+            fail(tr(f"gradient_check returned {value:.3g} for a wrong gradient ({label}); it should "
+                    f"report a relative error above {WRONG_MIN:g}. Compare the centred difference at "
+                    "each checked coordinate ix with analytic_grad[ix].",
+                    f"gradient_check trả về {value:.3g} cho một gradient sai ({label}); kết quả phải là "
+                    f"sai số tương đối lớn hơn {WRONG_MIN:g}. Hãy so sánh sai phân trung tâm tại mỗi "
+                    "tọa độ ix được kiểm tra với analytic_grad[ix]."))
+        if value > 1.0 + 1e-9:
+            fail(tr(f"gradient_check returned {value:.3g} ({label}), but a relative error "
+                    "|a - b| / max(eps, |a| + |b|) is never above 1: use the symmetric denominator.",
+                    f"gradient_check trả về {value:.3g} ({label}), nhưng sai số tương đối "
+                    "|a - b| / max(eps, |a| + |b|) không bao giờ lớn hơn 1: hãy dùng mẫu số đối xứng."))
+
+
+@pytest.mark.points(2)
+def test_gradient_check_returns_max(gc, rng):
+    """Coordinates of two kinds: relative error 0.5 (3/4 of them) or 1/9 (1/4)."""
+    x = signed_uniform(rng, (4, 6))
+    f = lambda z: np.sum(z ** 3)
+    high = rng.permutation(x.size).reshape(x.shape) < 18
+    analytic = 3 * x ** 2 * np.where(high, 3.0, 1.25)  # errors 2/4 = 0.5 and 0.25/2.25 = 1/9
+    for seed in (0, 1, 2):
+        value, _ = run_check(gc, f, x, analytic, num_checks=10, seed=seed)
+        if np.isclose(value, 0.5, rtol=PICK_RTOL, atol=0):
+            continue
+        common = tr(f"With num_checks=10 and seed={seed}, gradient_check returned {value:.6g}; here "
+                    "every coordinate has a relative error of 0.5 (three quarters of them) or 1/9, so "
+                    "the largest over 10 coordinates is 0.5. ",
+                    f"Với num_checks=10 và seed={seed}, gradient_check trả về {value:.6g}; ở đây mỗi tọa "
+                    "độ có sai số tương đối 0.5 (ba phần tư số tọa độ) hoặc 1/9, nên giá trị lớn nhất "
+                    "trên 10 tọa độ là 0.5. ")
+        if np.isclose(value, 1 / 9, rtol=PICK_RTOL, atol=0):
+            hint = tr("You returned the error of one coordinate (the last one?) or the smallest: return "
+                      "the largest over all the coordinates checked.",
+                      "Bạn trả về sai số của một tọa độ (tọa độ cuối?) hoặc giá trị nhỏ nhất: hãy trả "
+                      "về giá trị lớn nhất trên mọi tọa độ đã kiểm tra.")
+        elif abs(value - 0.5) < 1e-3:
+            hint = tr("Close to 0.5 but not equal: your numerical derivatives are slightly off (a "
+                      "one-sided difference? x not put back between coordinates?).",
+                      "Gần 0.5 nhưng không bằng: đạo hàm số của bạn hơi lệch (sai phân một phía? x "
+                      "không được đặt lại giữa các tọa độ?).")
+        elif 1 / 9 < value < 0.5:
+            hint = tr("A value between the two looks like a mean: return the largest error (max).",
+                      "Một giá trị nằm giữa hai mức trông giống trung bình: hãy trả về sai số lớn "
+                      "nhất (max).")
+        else:
+            hint = tr("Use the relative error |num - ana| / max(1e-8, |num| + |ana|) of each "
+                      "coordinate and return the largest.",
+                      "Hãy dùng sai số tương đối |num - ana| / max(1e-8, |num| + |ana|) của từng tọa "
+                      "độ và trả về giá trị lớn nhất.")
+        fail(common + hint)
+
+
+@pytest.mark.points(2)
+def test_gradient_check_seed(gc, rng):
+    """Same seed, same result; the seed decides which coordinates are checked."""
+    x = signed_uniform(rng, (10, 20))
+    f = lambda z: np.sum(z ** 3)
+    analytic = 3 * x ** 2 * (1 + rng.uniform(0.05, 2.0, x.shape))  # a different error everywhere
+    errors = coordinate_errors(f, x, analytic)
+    original = x.copy()
+    repeated = [run_check(gc, f, x, analytic, num_checks=3, seed=3)[0] for _ in range(3)]
+    check_restored(x, original, "gradient_check")  # else x itself differs between the calls
+    if not np.allclose(repeated, repeated[0], rtol=1e-12, atol=0):
+        fail(tr(f"gradient_check(..., num_checks=3, seed=3) gave {', '.join(f'{v:.6g}' for v in repeated)} "
+                "in three calls: the same seed must give the same result. Draw the coordinates with "
+                "rng = np.random.default_rng(seed), not with an unseeded generator.",
+                f"gradient_check(..., num_checks=3, seed=3) cho {', '.join(f'{v:.6g}' for v in repeated)} "
+                "trong ba lần gọi: cùng seed phải cho cùng kết quả. Hãy chọn tọa độ bằng "
+                "rng = np.random.default_rng(seed), không dùng bộ sinh số chưa đặt seed."))
+    runs = [run_check(gc, f, x, analytic, num_checks=3, seed=seed) for seed in range(5)]
+    by_seed = [value for value, _ in runs]
+    for value in repeated[:1] + by_seed:
+        if not np.any(np.isclose(errors, value, rtol=PICK_RTOL, atol=0)):
+            nearest = errors.flat[int(np.argmin(np.abs(errors - value)))]
+            fail(tr(f"gradient_check returned {value:.6g}, which is not the relative error of any "
+                    "coordinate of x (here they lie between 0.024 and 0.5, a different one at every "
+                    f"coordinate; the nearest is {nearest:.6g}). Compare the centred difference at ix with analytic_grad[ix] using "
+                    "|num - ana| / max(1e-8, |num| + |ana|).",
+                    f"gradient_check trả về {value:.6g}, không phải sai số tương đối của tọa độ nào "
+                    "của x (ở đây chúng nằm giữa 0.024 và 0.5, mỗi tọa độ một giá trị khác; giá trị "
+                    f"gần nhất là {nearest:.6g}). Hãy so "
+                    "sánh sai phân trung tâm tại ix với analytic_grad[ix] bằng "
+                    "|num - ana| / max(1e-8, |num| + |ana|)."))
+    calls = max(probe.calls for _, probe in runs)
+    if np.allclose(by_seed, by_seed[0], rtol=1e-12, atol=0) and calls > 2 * 3 + EXTRA_CALLS:
+        fail(tr(f"gradient_check gave the same result for seeds 0 to 4 with num_checks=3, calling f "
+                f"{calls} times: it checks more than the num_checks coordinates drawn with the seed. "
+                "Check only num_checks coordinates drawn with rng = np.random.default_rng(seed).",
+                f"gradient_check cho cùng một kết quả với các seed từ 0 đến 4, num_checks=3, và gọi f "
+                f"{calls} lần: hàm kiểm tra nhiều hơn num_checks tọa độ được chọn theo seed. Hãy chỉ "
+                "kiểm tra num_checks tọa độ chọn bằng rng = np.random.default_rng(seed)."))
+    if np.allclose(by_seed, by_seed[0], rtol=1e-12, atol=0):
+        fail(tr(f"gradient_check gave the same result, {by_seed[0]:.6g}, for seeds 0 to 4 with "
+                "num_checks=3 on an x of 200 elements: use the seed argument, "
+                "rng = np.random.default_rng(seed), to draw the coordinates.",
+                f"gradient_check cho cùng một kết quả, {by_seed[0]:.6g}, với các seed từ 0 đến 4, "
+                "num_checks=3, trên x có 200 phần tử: hãy dùng tham số seed, "
+                "rng = np.random.default_rng(seed), để chọn tọa độ."))
+
+
+@pytest.mark.points(2)
+def test_gradient_check_num_checks(gc, rng):
+    x = rng.standard_normal((20, 50))
+    f = lambda z: np.sum(z ** 3)
+    for num_checks in (1, 7):
+        _, probe = run_check(gc, f, x, 3 * x ** 2, num_checks=num_checks, seed=num_checks)
+        low, high = max(2, 2 * (num_checks - 1)), 2 * num_checks + EXTRA_CALLS
+        if not low <= probe.calls <= high:
+            fail(tr(f"gradient_check called f {probe.calls} times with num_checks={num_checks} on an x "
+                    f"of {x.size} elements; it should call it about 2 * num_checks = {2 * num_checks} "
+                    "times: two evaluations at each of num_checks random coordinates, not a full "
+                    "numerical gradient.",
+                    f"gradient_check gọi f {probe.calls} lần với num_checks={num_checks} trên x có "
+                    f"{x.size} phần tử; đáng lẽ chỉ khoảng 2 * num_checks = {2 * num_checks} lần: hai lần "
+                    "tính tại mỗi tọa độ trong num_checks tọa độ ngẫu nhiên, không tính cả gradient số."))
+
+
+@pytest.mark.points(1)
+def test_gradient_check_restores_x(gc, rng):
+    x = tricky_x(rng, (6, 8))
+    original = x.copy()
+    weights = rng.standard_normal(x.shape)
+    analytic = 2 * weights * x
+    analytic_copy = analytic.copy()
+    run_check(gc, lambda z: np.sum(weights * z ** 2), x, analytic, num_checks=40, seed=5)
+    check_restored(x, original, "gradient_check")
+    if not np.array_equal(analytic, analytic_copy):
+        fail(tr("gradient_check modified analytic_grad: it must not change its inputs.",
+                "gradient_check đã sửa analytic_grad: hàm không được thay đổi đầu vào."))
