@@ -225,7 +225,8 @@ def _deepest_frame_in(exc: BaseException, owns: Callable[[str], bool]):
     while tb is not None:
         filename = tb.tb_frame.f_code.co_filename
         if owns(filename):
-            found = (Path(filename).name, tb.tb_lineno, tb.tb_frame.f_code.co_name)
+            code = tb.tb_frame.f_code
+            found = (Path(filename).name, tb.tb_lineno, getattr(code, "co_qualname", code.co_name))
         tb = tb.tb_next
     return found
 

@@ -1,0 +1,643 @@
+"""Grader of exercise 5, ``lenet``: LeNet-5 and its training loop in PyTorch.
+
+What is graded (points; 30 without MNIST, 34 with it):
+
+- ``LeNet5``: output shape (2), 61,706 parameters (2), the layers of the contract (2),
+  logits and not probabilities (2), gradients reach every parameter (1, hidden);
+- ``train_one_epoch``: zeroes the gradients (2), one optimizer step per batch (1),
+  training mode (1), returns the mean loss (2);
+- ``evaluate``: eval mode without a graph (2), the accuracy (2);
+- ``fit``: exactly ``epochs`` epochs (2), Adam at ``lr`` (2), cross-entropy (1, hidden);
+- the bar: trained by ``fit`` on the digits, median held-out accuracy >= 95% over
+  3 seeds, none below 90% (6); on MNIST >= 98% when ``--mnist-dir`` is given (4).
+
+The behavioural tests run the student's loops on the grader's own small models, so a
+mistake in ``LeNet5`` does not cost the points of the loops, and the other way round.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import statistics
+import traceback
+import zlib
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, TensorDataset
+
+from autograder.data import get_loaders
+from autograder.grading.checks import fail, to_float
+from autograder.grading.messages import tr
+
+# The bar on the digits, as the contract states it. Measured on 2 cores, one thread:
+# ~0.6 s per epoch; reference (ReLU, max pooling) 97.2-98.6%, classic (tanh, average
+# pooling) 97.5% on the three seeds.
+EPOCHS = 15
+LR = 3e-3
+BATCH = 16
+SEEDS = (0, 1, 2)
+MEDIAN_BAR = 0.95
+MIN_BAR = 0.90
+# MNIST (only with --mnist-dir / $DLKIT_MNIST_DIR): about 3 epochs, one seed.
+MNIST_EPOCHS = 3
+MNIST_LR = 1e-3
+MNIST_BATCH = 64
+MNIST_SEED = 0
+MNIST_BAR = 0.98
+
+N_PARAMETERS = 61_706
+CONV_SPECS = [  # (in_channels, out_channels, kernel_size, padding)
+    (1, 6, (5, 5), (2, 2)),
+    (6, 16, (5, 5), (0, 0)),
+]
+LINEAR_SPECS = [(400, 120), (120, 84), (84, 10)]
+
+# One thread: as fast as two for these small batches on a 2-core machine, much faster
+# when the other core is busy, and results do not depend on the machine's core count.
+TORCH_THREADS = 1
+# The same float32 gradients computed twice agree to rounding (summation order).
+GRAD_RTOL = 1e-4
+GRAD_ATOL = 1e-6
+# Mean losses: float32 batch losses averaged in float64 or float32.
+LOSS_RTOL = 1e-4
+LOSS_ATOL = 1e-6
+# Adam's first step moves a parameter by lr * g / (|g| + eps) = lr within 1e-3 when |g| >> eps.
+ADAM_STEP_RTOL = 0.02
+ACC_ATOL = 1e-9
+
+
+@pytest.fixture
+def lenet(impl):
+    return impl.exercise("lenet")
+
+
+@pytest.fixture(autouse=True)
+def torch_setup(request, grading_seed):
+    """One thread, and torch seeded by the run's seed and the test's name."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(TORCH_THREADS)
+    torch.manual_seed((grading_seed * 1_000_003 + zlib.crc32(request.node.name.encode())) % 2**63)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def mnist_loaders(mnist_dir):
+    if mnist_dir is None:
+        pytest.skip(tr("MNIST not configured (--mnist-dir or $DLKIT_MNIST_DIR)",
+                       "chưa cấu hình MNIST (--mnist-dir hoặc $DLKIT_MNIST_DIR)"))
+    return get_loaders("mnist", batch_size=MNIST_BATCH, seed=MNIST_SEED, mnist_dir=mnist_dir)
+
+
+# --- helpers --------------------------------------------------------------------------
+
+class Probe(nn.Module):
+    """A small model (flatten -> linear 784 -> 10) that records, at each forward pass,
+    whether it is in training mode, whether autograd is recording and the batch size."""
+
+    def __init__(self, scale: float = 1.0):
+        super().__init__()
+        self.net = nn.Sequential(nn.Flatten(), nn.Linear(28 * 28, 10))
+        self.scale = scale
+        self.calls: list[tuple[bool, bool, int]] = []
+
+    def forward(self, x):
+        self.calls.append((self.training, torch.is_grad_enabled(), len(x)))
+        return self.net(x * self.scale)
+
+
+class FirstPixels(nn.Module):
+    """Logits = the first 10 pixels of each image (times a parameter equal to 1)."""
+
+    def __init__(self):
+        super().__init__()
+        self.gain = nn.Parameter(torch.ones(()))
+
+    def forward(self, x):
+        return x.flatten(1)[:, :10] * self.gain
+
+
+class SpySGD(torch.optim.SGD):
+    """SGD that records a copy of every gradient each time ``step`` is called."""
+
+    def __init__(self, params, lr):
+        super().__init__(params, lr=lr)
+        self.grads_at_step: list[list[torch.Tensor | None]] = []
+
+    def step(self, closure=None):
+        self.grads_at_step.append([None if p.grad is None else p.grad.detach().clone()
+                                   for group in self.param_groups for p in group["params"]])
+        return super().step(closure)
+
+
+def loader_of(x, y, batch_size):
+    return DataLoader(TensorDataset(x, y), batch_size=batch_size, shuffle=False)
+
+
+def random_batch(n, scale=1.0):
+    return torch.randn(n, 1, 28, 28) * scale, torch.randint(0, 10, (n,))
+
+
+def build(lenet):
+    model = lenet.LeNet5()
+    if not isinstance(model, nn.Module):
+        fail(tr(f"LeNet5() should build an nn.Module, got {type(model).__name__}",
+                f"LeNet5() phải tạo ra một nn.Module, nhưng nhận được {type(model).__name__}"))
+    return model
+
+
+def _student_line(exc: BaseException, path: Path) -> str:
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if Path(f.filename) == path]
+    return f" ({path.name} line {frames[-1].lineno})" if frames else ""
+
+
+def run_forward(lenet, model, x):
+    """model(x) as a tensor; a shape error gets a hint about the flattened size."""
+    try:
+        out = model(x)
+    except RuntimeError as exc:
+        if "shape" not in str(exc) and "size" not in str(exc):
+            raise
+        fail(tr(f"LeNet5 failed on an input of shape {tuple(x.shape)}: {exc}"
+                f"{_student_line(exc, lenet.path)}. Follow the shapes: conv1 needs padding=2 "
+                "to keep 28x28, and after the second pooling there are 16*5*5 = 400 values "
+                "per image.",
+                f"LeNet5 lỗi với đầu vào kích thước {tuple(x.shape)}: {exc}"
+                f"{_student_line(exc, lenet.path)}. Hãy lần theo kích thước: conv1 cần "
+                "padding=2 để giữ 28x28, và sau lớp gộp thứ hai mỗi ảnh còn 16*5*5 = 400 giá trị."))
+    if not isinstance(out, torch.Tensor):
+        fail(tr(f"LeNet5.forward should return a tensor, got {type(out).__name__}",
+                f"LeNet5.forward phải trả về một tensor, nhưng nhận được {type(out).__name__}"))
+    return out
+
+
+def layers(model):
+    convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
+    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    return sorted(convs, key=lambda m: m.in_channels), sorted(linears, key=lambda m: -m.in_features)
+
+
+def count(model):
+    return sum(p.numel() for p in model.parameters())
+
+
+def accuracy(model, loader):
+    """The grader's own accuracy (eval mode, no graph)."""
+    model.eval()
+    correct = total = 0
+    with torch.no_grad():
+        for x, y in loader:
+            correct += int((model(x).argmax(dim=1) == y).sum())
+            total += len(y)
+    return correct / total
+
+
+def as_loss(value, fn_name):
+    if isinstance(value, torch.Tensor) and value.requires_grad:
+        fail(tr(f"{fn_name} returned a tensor that still holds its graph: return a Python float "
+                "(accumulate loss.item(), not loss)",
+                f"{fn_name} trả về một tensor vẫn giữ đồ thị tính toán: hãy trả về số thực Python "
+                "(cộng dồn loss.item(), không phải loss)"))
+    return to_float(value, f"the value returned by {fn_name}")
+
+
+def check_history(history, epochs):
+    if not isinstance(history, dict) or not {"train_loss", "val_acc"} <= set(history):
+        fail(tr("fit should return a dict {'train_loss': [...], 'val_acc': [...]}, got "
+                f"{type(history).__name__}"
+                + (f" with keys {sorted(history)}" if isinstance(history, dict) else ""),
+                "fit phải trả về dict {'train_loss': [...], 'val_acc': [...]}, nhưng nhận được "
+                f"{type(history).__name__}"
+                + (f" với các khoá {sorted(history)}" if isinstance(history, dict) else "")))
+    for key in ("train_loss", "val_acc"):
+        values = list(history[key])
+        if len(values) != epochs:
+            fail(tr(f"fit(epochs={epochs}) returned {len(values)} values in history['{key}']: "
+                    "one per epoch expected",
+                    f"fit(epochs={epochs}) trả về {len(values)} giá trị trong history['{key}']: "
+                    "cần đúng một giá trị cho mỗi epoch"))
+        for value in values:
+            number = as_loss(value, f"fit (history['{key}'])")
+            if not math.isfinite(number) or (key == "val_acc" and not 0.0 <= number <= 1.0):
+                fail(tr(f"history['{key}'] holds {number!r}: "
+                        + ("accuracies are fractions in [0, 1]" if key == "val_acc" else
+                           "losses must be finite numbers"),
+                        f"history['{key}'] chứa {number!r}: "
+                        + ("độ chính xác là tỉ lệ trong [0, 1]" if key == "val_acc" else
+                           "giá trị mất mát phải là số hữu hạn")))
+    return history
+
+
+# --- LeNet5 ---------------------------------------------------------------------------
+
+@pytest.mark.points(2)
+def test_output_shape(lenet):
+    model = build(lenet)
+    for n in (1, 5, 8):
+        out = run_forward(lenet, model, torch.randn(n, 1, 28, 28))
+        if tuple(out.shape) != (n, 10):
+            fail(tr(f"LeNet5 maps an input of shape ({n}, 1, 28, 28) to shape {tuple(out.shape)}; "
+                    f"expected ({n}, 10): one row of 10 logits per image"
+                    + (" (did a squeeze() drop the batch axis?)" if n == 1 else ""),
+                    f"LeNet5 biến đầu vào kích thước ({n}, 1, 28, 28) thành {tuple(out.shape)}; "
+                    f"cần ({n}, 10): mỗi ảnh một hàng 10 logit"
+                    + (" (squeeze() làm mất trục batch?)" if n == 1 else "")))
+        if not torch.isfinite(out).all():
+            fail(tr("LeNet5 returned nan or inf for a random input",
+                    "LeNet5 trả về nan hoặc inf với một đầu vào ngẫu nhiên"))
+
+
+@pytest.mark.points(2)
+def test_parameter_count(lenet):
+    model = build(lenet)
+    total = count(model)
+    if total == N_PARAMETERS:
+        return
+    convs, linears = layers(model)
+    detail = ", ".join(f"{type(m).__name__}({getattr(m, 'in_channels', getattr(m, 'in_features', '?'))}"
+                       f"->{getattr(m, 'out_channels', getattr(m, 'out_features', '?'))}): {count(m)}"
+                       for m in convs + linears)
+    hints = {
+        N_PARAMETERS - 144 * 120: tr(" The first linear layer has 256 inputs instead of 400: "
+                                     "conv1 needs padding=2.",
+                                     " Lớp tuyến tính đầu tiên có 256 đầu vào thay vì 400: "
+                                     "conv1 cần padding=2."),
+    }
+    vi_total, vi_expected = f"{total:,}".replace(",", "."), f"{N_PARAMETERS:,}".replace(",", ".")
+    fail(tr(f"LeNet5 has {total:,} parameters, expected {N_PARAMETERS:,} = 156 + 2,416 + 48,120 "
+            f"+ 10,164 + 850.{hints.get(total, '')} Your layers: {detail or 'none'}.",
+            f"LeNet5 có {vi_total} tham số, cần {vi_expected} = 156 + 2.416 + 48.120 "
+            f"+ 10.164 + 850.{hints.get(total, '')} Các lớp của bạn: {detail or 'không có'}."))
+
+
+@pytest.mark.points(2)
+def test_layer_structure(lenet):
+    convs, linears = layers(build(lenet))
+    got_convs = [(m.in_channels, m.out_channels, tuple(m.kernel_size), tuple(m.padding))
+                 for m in convs]
+    got_linears = [(m.in_features, m.out_features) for m in linears]
+    if got_convs != CONV_SPECS or any(tuple(m.stride) != (1, 1) for m in convs):
+        found = ", ".join(repr(m) for m in convs) or tr("none", "không có")
+        fail(tr("expected two convolutions, Conv2d(1, 6, kernel_size=5, padding=2) and "
+                f"Conv2d(6, 16, kernel_size=5) (stride 1, no padding); found: {found}",
+                "cần hai lớp tích chập, Conv2d(1, 6, kernel_size=5, padding=2) và "
+                f"Conv2d(6, 16, kernel_size=5) (stride 1, không đệm); tìm thấy: {found}"))
+    if got_linears != LINEAR_SPECS:
+        found = ", ".join(repr(m) for m in linears) or tr("none", "không có")
+        fail(tr("expected three linear layers, Linear(400, 120), Linear(120, 84) and "
+                f"Linear(84, 10); found: {found}",
+                "cần ba lớp tuyến tính, Linear(400, 120), Linear(120, 84) và Linear(84, 10); "
+                f"tìm thấy: {found}"))
+
+
+@pytest.mark.points(2)
+def test_outputs_are_logits(lenet):
+    model = build(lenet)
+    model.eval()
+    with torch.no_grad():
+        out = run_forward(lenet, model, torch.randn(16, 1, 28, 28)).double()
+    sums = out.sum(dim=1)
+    lse = torch.logsumexp(out, dim=1)
+    if bool(((out >= 0) & (out <= 1)).all()):
+        fail(tr("every output of LeNet5 is in [0, 1] and "
+                + ("each row sums to 1" if torch.allclose(sums, torch.ones_like(sums), atol=1e-4)
+                   else "none is negative")
+                + ": it returns probabilities (softmax or sigmoid at the end?). Return the "
+                "logits: nn.CrossEntropyLoss applies log-softmax itself.",
+                "mọi đầu ra của LeNet5 đều nằm trong [0, 1] và "
+                + ("mỗi hàng có tổng bằng 1" if torch.allclose(sums, torch.ones_like(sums), atol=1e-4)
+                   else "không có giá trị âm")
+                + ": mạng trả về xác suất (softmax hoặc sigmoid ở cuối?). Hãy trả về logit: "
+                "nn.CrossEntropyLoss tự áp dụng log-softmax."))
+    if torch.allclose(lse, torch.zeros_like(lse), atol=1e-4):
+        fail(tr("the outputs of LeNet5 are log-probabilities (log_softmax at the end: "
+                "logsumexp of every row is 0). Return the logits of the last linear layer.",
+                "đầu ra của LeNet5 là log-xác suất (log_softmax ở cuối: logsumexp của mọi hàng "
+                "bằng 0). Hãy trả về logit của lớp tuyến tính cuối cùng."))
+
+
+@pytest.mark.points(1)
+@pytest.mark.hidden
+def test_gradients_reach_every_parameter(lenet):
+    model = build(lenet)
+    model.train()
+    out = run_forward(lenet, model, torch.randn(6, 1, 28, 28))
+    (out * torch.randn_like(out)).sum().backward()
+    frozen = [name for name, p in model.named_parameters() if not p.requires_grad]
+    missing = [name for name, p in model.named_parameters()
+               if p.requires_grad and (p.grad is None or not bool((p.grad != 0).any()))]
+    if frozen or missing:
+        fail(tr(f"no gradient reaches {', '.join(frozen + missing)}: is every layer used in "
+                "forward, and is the graph unbroken (no .detach(), .item(), numpy or "
+                "torch.no_grad() inside forward, no requires_grad=False)?",
+                f"không có gradient nào tới {', '.join(frozen + missing)}: mọi lớp có được dùng "
+                "trong forward không, và đồ thị có bị cắt không (.detach(), .item(), numpy hay "
+                "torch.no_grad() trong forward, requires_grad=False)?"))
+
+
+# --- train_one_epoch ------------------------------------------------------------------
+
+@pytest.mark.points(2)
+def test_train_one_epoch_zeroes_gradients(lenet):
+    model = Probe()
+    x, y = random_batch(8)
+    reference = copy.deepcopy(model)
+    nn.CrossEntropyLoss()(reference(x), y).backward()
+    expected = [p.grad for p in reference.parameters()]
+    # Two identical batches and lr = 0: the parameters never move, so the gradient at
+    # each step must be that of one batch.
+    optimizer = SpySGD(model.parameters(), lr=0.0)
+    lenet.train_one_epoch(model, loader_of(torch.cat([x, x]), torch.cat([y, y]), 8), optimizer,
+                          nn.CrossEntropyLoss())
+    if len(optimizer.grads_at_step) != 2:
+        fail(tr(f"train_one_epoch called optimizer.step() {len(optimizer.grads_at_step)} times for "
+                "a loader of 2 batches: one step per batch expected",
+                f"train_one_epoch gọi optimizer.step() {len(optimizer.grads_at_step)} lần với "
+                "loader 2 batch: cần đúng một bước cho mỗi batch"))
+    for step, grads in enumerate(optimizer.grads_at_step, start=1):
+        for got, want in zip(grads, expected):
+            if got is not None and torch.allclose(got, want, rtol=GRAD_RTOL, atol=GRAD_ATOL):
+                continue
+            if got is None or not bool(got.abs().gt(0).any()):
+                fail(tr(f"the gradients are zero when optimizer.step() is called (step {step}): "
+                        "call optimizer.zero_grad() before loss.backward(), not between "
+                        "backward() and step()",
+                        f"gradient bằng 0 khi gọi optimizer.step() (bước {step}): hãy gọi "
+                        "optimizer.zero_grad() trước loss.backward(), không phải giữa backward() "
+                        "và step()"))
+            if torch.allclose(got, step * want, rtol=GRAD_RTOL, atol=GRAD_ATOL):
+                fail(tr(f"at step {step} the gradients are {step} times those of one batch: "
+                        "they accumulate across batches. Call optimizer.zero_grad() in every "
+                        "iteration, before loss.backward().",
+                        f"ở bước {step}, gradient bằng {step} lần gradient của một batch: chúng "
+                        "bị cộng dồn qua các batch. Hãy gọi optimizer.zero_grad() ở mỗi vòng "
+                        "lặp, trước loss.backward()."))
+            fail(tr(f"at step {step} the gradients differ from those of the batch's loss "
+                    f"(max difference {float((got - want).abs().max()):.3g}): compute "
+                    "loss_fn(model(images), labels), call backward() once, then step()",
+                    f"ở bước {step}, gradient khác gradient của hàm mất mát trên batch (chênh "
+                    f"lệch lớn nhất {float((got - want).abs().max()):.3g}): hãy tính "
+                    "loss_fn(model(images), labels), gọi backward() một lần, rồi step()"))
+
+
+@pytest.mark.points(1)
+def test_train_one_epoch_steps_once_per_batch(lenet):
+    model = Probe()
+    x, y = random_batch(12)
+    before = [p.detach().clone() for p in model.parameters()]
+    optimizer = SpySGD(model.parameters(), lr=0.1)
+    lenet.train_one_epoch(model, loader_of(x, y, 5), optimizer, nn.CrossEntropyLoss(), device="cpu")
+    steps = len(optimizer.grads_at_step)
+    if steps != 3:
+        fail(tr(f"train_one_epoch called optimizer.step() {steps} times for a loader of 3 batches: "
+                "one step per batch expected"
+                + (" (the parameters are never updated without optimizer.step())" if steps == 0 else ""),
+                f"train_one_epoch gọi optimizer.step() {steps} lần với loader 3 batch: cần đúng "
+                "một bước cho mỗi batch"
+                + (" (thiếu optimizer.step() thì tham số không bao giờ được cập nhật)" if steps == 0 else "")))
+    if all(torch.equal(a, b.detach()) for a, b in zip(before, model.parameters())):
+        fail(tr("the parameters did not change: the optimizer must update the model it was given",
+                "tham số không thay đổi: bộ tối ưu phải cập nhật đúng mô hình được truyền vào"))
+
+
+@pytest.mark.points(1)
+def test_train_one_epoch_training_mode(lenet):
+    model = Probe()
+    model.eval()  # as evaluate() may have left it
+    x, y = random_batch(10)
+    lenet.train_one_epoch(model, loader_of(x, y, 4), SpySGD(model.parameters(), lr=0.01),
+                          nn.CrossEntropyLoss())
+    if not model.calls:
+        fail(tr("train_one_epoch never called the model", "train_one_epoch không hề gọi mô hình"))
+    if not all(training for training, _, _ in model.calls):
+        fail(tr("train_one_epoch ran the model in eval mode: call model.train() at the start "
+                "(evaluate() switches the model to eval mode)",
+                "train_one_epoch chạy mô hình ở chế độ đánh giá: hãy gọi model.train() ở đầu hàm "
+                "(evaluate() chuyển mô hình sang chế độ đánh giá)"))
+    if not all(grad for _, grad, _ in model.calls):
+        fail(tr("train_one_epoch ran the model with autograd off (torch.no_grad()): training "
+                "needs the graph",
+                "train_one_epoch chạy mô hình khi tắt autograd (torch.no_grad()): huấn luyện "
+                "cần đồ thị tính toán"))
+
+
+@pytest.mark.points(2)
+def test_train_one_epoch_returns_mean_loss(lenet):
+    model = Probe()
+    x, y = random_batch(12)
+    with torch.no_grad():
+        losses = [float(F.cross_entropy(model(x[i:i + 5]), y[i:i + 5])) for i in (0, 5, 10)]
+    sizes = [5, 5, 2]
+    mean = sum(losses) / 3
+    weighted = sum(l * n for l, n in zip(losses, sizes)) / 12
+    result = lenet.train_one_epoch(model, loader_of(x, y, 5), SpySGD(model.parameters(), lr=0.0),
+                                   nn.CrossEntropyLoss())
+    got = as_loss(result, "train_one_epoch")
+    if any(math.isclose(got, want, rel_tol=LOSS_RTOL, abs_tol=LOSS_ATOL) for want in (mean, weighted)):
+        return
+    mistakes = [
+        (sum(losses), tr("the sum of the batch losses: divide by the number of batches",
+                         "tổng giá trị mất mát của các batch: hãy chia cho số batch")),
+        (losses[-1], tr("the loss of the last batch only: average over all batches",
+                        "giá trị mất mát của batch cuối cùng: hãy lấy trung bình trên mọi batch")),
+        (weighted * 12, tr("the sum of loss * batch size: divide by the number of examples",
+                           "tổng loss * kích thước batch: hãy chia cho số mẫu")),
+        (sum(losses) / 12, tr("the sum of the batch losses divided by the number of examples: "
+                              "each batch loss is already a mean",
+                              "tổng mất mát các batch chia cho số mẫu: mỗi giá trị mất mát của "
+                              "batch đã là trung bình rồi")),
+    ]
+    hint = next((text for value, text in mistakes
+                 if math.isclose(got, value, rel_tol=LOSS_RTOL, abs_tol=LOSS_ATOL)), "")
+    fail(tr(f"train_one_epoch returned {got:.6g}; the mean of the batch losses is {mean:.6g} "
+            f"(weighted by batch size: {weighted:.6g})" + (f". It looks like {hint}." if hint else ""),
+            f"train_one_epoch trả về {got:.6g}; trung bình giá trị mất mát các batch là {mean:.6g} "
+            f"(có trọng số theo kích thước batch: {weighted:.6g})"
+            + (f". Có vẻ đó là {hint}." if hint else "")))
+
+
+# --- evaluate -------------------------------------------------------------------------
+
+@pytest.mark.points(2)
+def test_evaluate_eval_mode_no_grad(lenet):
+    model = Probe()
+    model.train()  # as train_one_epoch leaves it
+    x, y = random_batch(10)
+    as_loss(lenet.evaluate(model, loader_of(x, y, 4)), "evaluate")
+    if not model.calls:
+        fail(tr("evaluate never called the model", "evaluate không hề gọi mô hình"))
+    if any(training for training, _, _ in model.calls):
+        fail(tr("evaluate ran the model in training mode: call model.eval() first",
+                "evaluate chạy mô hình ở chế độ huấn luyện: hãy gọi model.eval() trước"))
+    if any(grad for _, grad, _ in model.calls):
+        fail(tr("evaluate built a computation graph: run the forward passes inside "
+                "`with torch.no_grad():`",
+                "evaluate xây dựng đồ thị tính toán: hãy chạy lan truyền xuôi bên trong "
+                "`with torch.no_grad():`"))
+
+
+@pytest.mark.points(2)
+def test_evaluate_accuracy(lenet):
+    # 12 images in batches of 5, 5, 2; the predictions are right for 5 + 1 + 1 of them.
+    right = torch.tensor([1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, 0], dtype=torch.bool)
+    x = torch.randn(12, 1, 28, 28)
+    predicted = x.flatten(1)[:, :10].argmax(dim=1)
+    y = torch.where(right, predicted, (predicted + 1 + torch.randint(0, 9, (12,))) % 10)
+    model = FirstPixels()
+    got = as_loss(lenet.evaluate(model, loader_of(x, y, 5)), "evaluate")
+    expected = 7 / 12
+    if math.isclose(got, expected, abs_tol=ACC_ATOL):
+        return
+    mistakes = [
+        (7.0, tr("the number of correct predictions: divide by the number of examples",
+                 "số dự đoán đúng: hãy chia cho số mẫu")),
+        (100 * expected, tr("a percentage: return a fraction in [0, 1]",
+                            "một tỉ lệ phần trăm: hãy trả về tỉ lệ trong [0, 1]")),
+        ((1 + 0.2 + 0.5) / 3, tr("the mean of the batch accuracies: the last batch is smaller, "
+                                 "so count correct predictions and examples over the whole loader",
+                                 "trung bình độ chính xác của các batch: batch cuối nhỏ hơn, nên "
+                                 "hãy đếm số dự đoán đúng và số mẫu trên toàn bộ loader")),
+        (7 / 15, tr("divided by (number of batches x batch size): the last batch is smaller",
+                    "chia cho (số batch x kích thước batch): batch cuối nhỏ hơn")),
+        (7 / 3, tr("divided by the number of batches: divide by the number of examples",
+                   "chia cho số batch: hãy chia cho số mẫu")),
+    ]
+    hint = next((text for value, text in mistakes if math.isclose(got, value, abs_tol=1e-6)), "")
+    fail(tr(f"evaluate returned {got:.6g} for a model that is right on 7 of 12 examples "
+            f"(accuracy {expected:.6g})" + (f". It looks like {hint}." if hint else ""),
+            f"evaluate trả về {got:.6g} cho một mô hình đúng 7 trên 12 mẫu "
+            f"(độ chính xác {expected:.6g})" + (f". Có vẻ đó là {hint}." if hint else "")))
+
+
+# --- fit ------------------------------------------------------------------------------
+
+@pytest.mark.points(2)
+def test_fit_runs_exactly_epochs(lenet):
+    x, y = random_batch(12)
+    for epochs in (2, 3):
+        model = Probe()
+        before = [p.detach().clone() for p in model.parameters()]
+        # train: 3 batches of 4; validation: 2 batches of 3, told apart by their size
+        history = lenet.fit(model, loader_of(x, y, 4), loader_of(x[:6], y[:6], 3), epochs=epochs,
+                            lr=1e-3)
+        passes = sum(grad and size == 4 for _, grad, size in model.calls) / 3
+        if passes != epochs:
+            fail(tr(f"fit(epochs={epochs}) ran {passes:g} training passes over train_loader: "
+                    f"exactly {epochs} expected",
+                    f"fit(epochs={epochs}) chạy {passes:g} lượt huấn luyện qua train_loader: "
+                    f"cần đúng {epochs}"))
+        check_history(history, epochs)
+        if all(torch.equal(a, b.detach()) for a, b in zip(before, model.parameters())):
+            fail(tr("fit did not change the parameters of the model it was given",
+                    "fit không thay đổi tham số của mô hình được truyền vào"))
+
+
+@pytest.mark.points(2)
+def test_fit_adam_learning_rate(lenet):
+    x, y = random_batch(8, scale=0.1)  # small gradients: plain SGD would move far less than lr
+    for lr in (1e-2, 3e-4):
+        model = Probe()
+        before = [p.detach().clone() for p in model.parameters()]
+        lenet.fit(model, loader_of(x, y, 8), loader_of(x, y, 8), epochs=1, lr=lr)
+        moves = torch.cat([(p.detach() - b).abs().flatten() for p, b in zip(model.parameters(), before)])
+        largest = float(moves.max())
+        # Adam's first step: lr for every entry with a gradient, 0 for an entry without one.
+        at_lr = (moves - lr).abs() <= ADAM_STEP_RTOL * lr
+        still = moves <= ADAM_STEP_RTOL * lr
+        if bool(at_lr.any()) and bool((at_lr | still).all()):
+            continue
+        ratio = largest / lr
+        if largest == 0.0:
+            hint = tr(" No parameter changed: fit must train the model it is given.",
+                      " Không tham số nào thay đổi: fit phải huấn luyện chính mô hình được truyền vào.")
+        elif math.isclose(largest, 1e-3, rel_tol=ADAM_STEP_RTOL):
+            hint = tr(" It looks like the learning rate is fixed at 1e-3: pass lr to the optimizer.",
+                      " Có vẻ tốc độ học bị cố định ở 1e-3: hãy truyền lr cho bộ tối ưu.")
+        elif ratio > 1.5 and abs(ratio - round(ratio)) < 0.05:
+            hint = tr(f" That is {round(ratio)} steps of size lr: with epochs=1 and one batch, fit "
+                      "should make exactly one step.",
+                      f" Đó là {round(ratio)} bước cỡ lr: với epochs=1 và một batch, fit chỉ được "
+                      "thực hiện đúng một bước.")
+        else:
+            hint = tr(" The changes differ from parameter to parameter, while Adam's first step has "
+                      "the same size for all: is the optimizer torch.optim.Adam?",
+                      " Mức thay đổi khác nhau giữa các tham số, trong khi bước đầu tiên của Adam có "
+                      "cùng độ lớn với mọi tham số: bộ tối ưu có phải torch.optim.Adam không?")
+        fail(tr(f"with fit(epochs=1, lr={lr:g}) and one batch, Adam's single step moves every "
+                f"parameter by lr * g / |g|, i.e. by lr = {lr:g} (or 0 where g = 0); the "
+                f"parameters moved by up to {largest:.3g} (median {float(moves.median()):.3g})."
+                f"{hint}",
+                f"với fit(epochs=1, lr={lr:g}) và một batch, bước duy nhất của Adam dịch chuyển mỗi "
+                f"tham số một lượng lr * g / |g|, tức là lr = {lr:g} (hoặc 0 nơi g = 0); tham số "
+                f"đã thay đổi tới {largest:.3g} (trung vị {float(moves.median()):.3g}).{hint}"))
+
+
+@pytest.mark.points(1)
+@pytest.mark.hidden
+def test_fit_uses_cross_entropy(lenet):
+    x, y = random_batch(8)
+    model = Probe()
+    with torch.no_grad():
+        logits = copy.deepcopy(model)(x)
+    expected = float(F.cross_entropy(logits, y))
+    history = check_history(lenet.fit(model, loader_of(x, y, 8), loader_of(x, y, 8), epochs=1,
+                                      lr=1e-3), 1)
+    got = as_loss(history["train_loss"][0], "fit (history['train_loss'])")
+    if math.isclose(got, expected, rel_tol=LOSS_RTOL, abs_tol=LOSS_ATOL):
+        return
+    hint = ""
+    if math.isclose(got, float(F.nll_loss(logits, y)), rel_tol=LOSS_RTOL, abs_tol=LOSS_ATOL):
+        hint = tr(" That is nn.NLLLoss on logits: use nn.CrossEntropyLoss.",
+                  " Đó là nn.NLLLoss trên logit: hãy dùng nn.CrossEntropyLoss.")
+    fail(tr(f"with one batch, history['train_loss'][0] should be the cross-entropy of the "
+            f"untrained model on it, {expected:.6g}; got {got:.6g}.{hint}",
+            f"với một batch, history['train_loss'][0] phải là entropy chéo của mô hình chưa huấn "
+            f"luyện trên batch đó, {expected:.6g}; nhận được {got:.6g}.{hint}"))
+
+
+# --- the bar --------------------------------------------------------------------------
+
+@pytest.mark.points(6)
+@pytest.mark.time_limit(900)
+def test_accuracy_digits(lenet):
+    accuracies = {}
+    for seed in SEEDS:
+        torch.manual_seed(seed)
+        train_loader, test_loader = get_loaders("digits", batch_size=BATCH, seed=seed)
+        model = build(lenet)
+        lenet.fit(model, train_loader, test_loader, epochs=EPOCHS, lr=LR)
+        accuracies[seed] = accuracy(model, test_loader)
+    median, worst = statistics.median(accuracies.values()), min(accuracies.values())
+    if median >= MEDIAN_BAR and worst >= MIN_BAR:
+        return
+    shown = ", ".join(f"seed {seed}: {100 * acc:.1f}%" for seed, acc in accuracies.items())
+    fail(tr(f"after fit(epochs={EPOCHS}, lr={LR:g}) on the digits (batch {BATCH}), the held-out "
+            f"accuracy is {shown}; the bar is a median of at least {100 * MEDIAN_BAR:.0f}% and "
+            f"none below {100 * MIN_BAR:.0f}%. Check the architecture, the training loop and "
+            "that forward returns logits.",
+            f"sau fit(epochs={EPOCHS}, lr={LR:g}) trên tập chữ số (batch {BATCH}), độ chính xác "
+            f"trên tập kiểm tra là {shown}; yêu cầu trung vị ít nhất {100 * MEDIAN_BAR:.0f}% và "
+            f"không lần nào dưới {100 * MIN_BAR:.0f}%. Hãy kiểm tra kiến trúc, vòng lặp huấn "
+            "luyện và việc forward trả về logit."))
+
+
+@pytest.mark.points(4)
+@pytest.mark.time_limit(1800)
+def test_accuracy_mnist(lenet, mnist_loaders):
+    train_loader, test_loader = mnist_loaders
+    torch.manual_seed(MNIST_SEED)
+    model = build(lenet)
+    lenet.fit(model, train_loader, test_loader, epochs=MNIST_EPOCHS, lr=MNIST_LR)
+    acc = accuracy(model, test_loader)
+    if acc < MNIST_BAR:
+        fail(tr(f"after fit(epochs={MNIST_EPOCHS}, lr={MNIST_LR:g}) on MNIST (batch {MNIST_BATCH}, "
+                f"seed {MNIST_SEED}), the test accuracy is {100 * acc:.2f}%; at least "
+                f"{100 * MNIST_BAR:.0f}% expected",
+                f"sau fit(epochs={MNIST_EPOCHS}, lr={MNIST_LR:g}) trên MNIST (batch {MNIST_BATCH}, "
+                f"seed {MNIST_SEED}), độ chính xác trên tập kiểm tra là {100 * acc:.2f}%; cần ít "
+                f"nhất {100 * MNIST_BAR:.0f}%"))
