@@ -38,7 +38,7 @@ import numpy as np
 import pytest
 
 from autograder.grading.checks import GradingFailure
-from autograder.grading.loader import Implementation, NotImplementedYet, SubmissionError
+from autograder.grading.loader import EXERCISES, Implementation, NotImplementedYet, SubmissionError
 from autograder.grading.messages import LANGUAGES, get_language, set_language, tr
 
 DEFAULT_SEED = 1234
@@ -174,8 +174,10 @@ class GraderTimeout(Exception):
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item):
+    # Only graded tests (those with points) get a time limit by default.
     marker = item.get_closest_marker("time_limit")
-    limit = int(marker.args[0]) if marker else GRADER_TIME_LIMIT
+    graded = item.get_closest_marker("points") is not None
+    limit = int(marker.args[0]) if marker else (GRADER_TIME_LIMIT if graded else 0)
     usable = hasattr(signal, "SIGALRM") and limit > 0
 
     def on_alarm(signum, frame):
@@ -243,7 +245,7 @@ def student_message(exc: BaseException, owns: Callable[[str], bool]) -> str | No
     frame = _deepest_frame_in(exc, owns)
     if isinstance(exc, NotImplementedError):
         where = frame[2] if frame else str(exc)
-        if frame and frame[0].endswith(".py") and not frame[0].startswith("<"):
+        if frame and Path(frame[0]).stem in EXERCISES:  # a file, not a notebook cell
             where = f"{Path(frame[0]).stem}.{frame[2]}"
         return tr("not implemented yet: ", "chưa làm: ") + where
     if frame is not None:
