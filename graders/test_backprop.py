@@ -1,21 +1,21 @@
 """Grader of exercise 1, ``backprop``: layers, losses and a two-layer net by hand.
 
-What is graded (32 points; the two tests marked hidden are left out of the student
-release):
+What is graded (32 points, of which 2 in hidden tests that are not described here and are
+left out of the student release):
 
     affine_forward 1, affine_backward 3
-    relu_forward 1, relu_backward 2, relu_backward at exactly x == 0 1 (hidden)
+    relu_forward 1, relu_backward 2
     sigmoid_forward 1, sigmoid_backward 2, sigmoid at +-1000 without overflow 2
     tanh_forward 1, tanh_backward 1
     softmax_cross_entropy: loss 2, gradient 3, scores up to +-1e4 2,
-        correct class far below the maximum 1, labels of any integer dtype 1 (hidden)
+        correct class far below the maximum 1
     mse_loss: loss 1, gradient 1
     two_layer_net: loss 1 + 1 (reg == 0 and reg > 0), gradients 2 + 2
 
 Every gradient is compared with the graders' own centred differences of the exact
 (float64) function, never with anything the student computed. Inputs have
-non-square shapes, several random draws per test, and stay away from the ReLU kink
-except in the test built for it; every test also checks that the inputs were left
+non-square shapes, several random draws per test, and stay away from the ReLU kink;
+every test also checks that the inputs were left
 unchanged. Forward values and gradients are graded by separate tests.
 """
 

@@ -1,13 +1,12 @@
 """Grader of exercise 2, ``gradcheck``: gradient checking with centred differences.
 
-What is graded (37 points; 4 in hidden tests):
+What is graded (37 points, of which 4 in hidden tests that are not described here):
 
-- ``numerical_gradient`` (15): known analytic gradients on shapes (1,), 1-D, 2-D
+- ``numerical_gradient`` (13 + hidden): known analytic gradients on shapes (1,), 1-D, 2-D
   non-square and 3-D (6); centred, not one-sided differences (3); the step ``h`` is the
   one given (1); ``x`` restored bit for bit and ``f`` always called with arrays
-  shaped like ``x`` (3); a non-contiguous ``x`` such as ``W.T`` (2, hidden).
-- ``numerical_gradient_array`` (6): known Jacobian-vector products (3); ``x`` restored (1);
-  an ``f`` that returns a view of its input, like a flatten layer (2, hidden).
+  shaped like ``x`` (3).
+- ``numerical_gradient_array`` (4 + hidden): known Jacobian-vector products (3); ``x`` restored (1).
 - ``relative_error`` (5): a hand-computed value, symmetric (2); all-zero arrays give 0.0
   without nan or warning (2); the ``eps`` floor (1).
 - ``gradient_check`` (11): below 1e-7 for correct gradients (2), above 1e-2 for wrong ones

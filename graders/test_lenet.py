@@ -1,13 +1,14 @@
 """Grader of exercise 5, ``lenet``: LeNet-5 and its training loop in PyTorch.
 
-What is graded (points; 30 without MNIST, 34 with it):
+What is graded (points; 30 without MNIST, 34 with it; 2 of them in hidden tests that are
+not described here):
 
 - ``LeNet5``: output shape (2), 61,706 parameters (2), the layers of the contract (2),
-  logits and not probabilities (2), gradients reach every parameter (1, hidden);
+  logits and not probabilities (2);
 - ``train_one_epoch``: zeroes the gradients (2), one optimizer step per batch (1),
   training mode (1), returns the mean loss (2);
 - ``evaluate``: eval mode without a graph (2), the accuracy (2);
-- ``fit``: exactly ``epochs`` epochs (2), Adam at ``lr`` (2), cross-entropy (1, hidden);
+- ``fit``: exactly ``epochs`` epochs (2), Adam at ``lr`` (2);
 - the bar: trained by ``fit`` on the digits, median held-out accuracy >= 95% over
   3 seeds, none below 90% (6); on MNIST >= 98% when ``--mnist-dir`` is given (4).
 

@@ -1,20 +1,19 @@
 """Grader of exercise 4, ``xor``: a 2 -> H -> 1 network trained on XOR with numpy.
 
-What is graded (24 points):
+What is graded (24 points, of which 4 in hidden tests that are not described here):
 
 - ``init_params`` (3): shapes for several H; same seed same params, other seed other params;
   no two hidden units start identical (symmetry broken).
 - ``forward`` (3): probs of shape (N, 1) in [0, 1], also for huge pre-activations; the values of
   sigmoid(act(X W1 + b1) W2 + b2) with act = tanh or sigmoid (the student's choice).
 - ``bce_loss`` (2): a hand-computed value and random ones; finite for probs exactly 0 or 1.
-- ``backward`` (6, of which 2 hidden): every gradient against the graders' own centred
-  differences of the mean BCE of the student's ``forward``, on XOR and on random batches.
+- ``backward`` (4 + hidden): every gradient against the graders' own centred
+  differences of the mean BCE of the student's ``forward``.
 - ``predict`` (1): integer array (N, 1), 1 where prob > 0.5 (points exactly at 0.5 are not
   tested, so ``>`` and ``>=`` both pass). Any integer dtype is accepted; bool and float arrays
   are not (the contract says "int array": ``.astype(int)``).
-- ``train`` (5, of which 2 hidden): one loss per epoch; the params are those of gradient descent
-  with the student's own init_params/forward/backward; the losses are those of that run (each the
-  loss just before or just after its epoch's update).
+- ``train`` (3 + hidden): one loss per epoch; the params are those of gradient descent
+  with the student's own init_params/forward/backward.
 - The bar (4): with the student's own defaults, ``train(XOR_X, XOR_Y, seed=s)`` reaches 100%
   accuracy and a loss below 0.05 for at least 9 of the seeds 0-9.
 """
