@@ -32,3 +32,14 @@ def test_stubs_get_zero_with_one_clean_message_per_test():
         assert test["outcome"] == "failed", test
         assert test["message"].startswith("not implemented yet:"), test
         assert "\n" not in test["message"] and "Traceback" not in test["message"], test
+
+
+def test_grader_docstrings_do_not_describe_hidden_tests():
+    """The public grader keeps its module docstring: it may count hidden points, not describe them."""
+    import ast
+    import re
+
+    for grader in sorted((EXERCISES.parent / "graders").glob("test_*.py")):
+        doc = ast.get_docstring(ast.parse(grader.read_text(encoding="utf-8"))) or ""
+        assert not re.search(r"\(hidden\)|, hidden\)|\d+ \(hidden", doc), (
+            f"{grader.name}: the module docstring describes a hidden test")
