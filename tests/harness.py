@@ -52,6 +52,11 @@ class GradeRun:
         return {test["name"]: test["message"] for test in self.report["tests"]}
 
 
+def _grader_args(impl: Path, targets: tuple[str, ...], report: Path, extra: tuple[str, ...]) -> list[str]:
+    return [*(targets or ["graders"]), "--impl", str(impl), "--grade-json", str(report),
+            "-p", "no:cacheprovider", "-q", *extra]
+
+
 def run_graders(impl: Path, *targets: str, extra: tuple[str, ...] = (), env: dict | None = None,
                 timeout: float = 600) -> GradeRun:
     """Run ``python -m pytest <targets> --impl impl`` in a subprocess and read its score.
@@ -62,8 +67,7 @@ def run_graders(impl: Path, *targets: str, extra: tuple[str, ...] = (), env: dic
     os.close(handle)
     report_path = Path(name)
     report_path.unlink()  # the grader run creates it; a missing file means it wrote nothing
-    command = [sys.executable, "-m", "pytest", *(targets or ["graders"]), "--impl", str(impl),
-               "--grade-json", str(report_path), "-p", "no:cacheprovider", "-q", *extra]
+    command = [sys.executable, "-m", "pytest", *_grader_args(impl, targets, report_path, extra)]
     completed = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=timeout,
                                env={**os.environ, **(env or {})})
     output = completed.stdout + completed.stderr
@@ -131,3 +135,45 @@ def assert_full_marks(variant: Variant, run: GradeRun) -> None:
     assert run.available > 0 and run.earned == run.available, (
         f"correct variant {variant.name!r} got {run.earned}/{run.available}: "
         f"failed {sorted(run.failed())}\n{run.output}")
+
+
+def grade_variants(variants: list[Variant], root: Path, workers: int = 2,
+                   timeout: float = 1800) -> dict[str, GradeRun]:
+    """Grade many variants with ``workers`` processes (tests/grade_many.py), each running one
+    full pytest session per variant; returns {variant name: GradeRun}."""
+    jobs: list[list[dict]] = [[] for _ in range(max(1, workers))]
+    for index, variant in enumerate(variants):
+        folder = variant.write(root / variant.name)
+        extra = ("-k", variant.keyword) if variant.keyword else ()
+        job = {"name": variant.name, "report": str(root / f"{variant.name}.grade.json"),
+               "result": str(root / f"{variant.name}.result.json")}
+        grader = str(GRADERS / f"test_{variant.exercise}.py")
+        job["args"] = _grader_args(folder, (grader,), Path(job["report"]), extra)
+        jobs[index % len(jobs)].append(job)
+    processes = []
+    for number, batch in enumerate(jobs):
+        if not batch:
+            continue
+        jobs_file = root / f"jobs-{number}.json"
+        jobs_file.write_text(json.dumps(batch), encoding="utf-8")
+        processes.append(subprocess.Popen([sys.executable, str(Path(__file__).with_name("grade_many.py")),
+                                           str(jobs_file)], cwd=ROOT))
+    for process in processes:
+        process.wait(timeout=timeout)
+    runs = {}
+    for job in (job for batch in jobs for job in batch):
+        result_path, report_path = Path(job["result"]), Path(job["report"])
+        if not result_path.exists() or not report_path.exists():
+            raise AssertionError(f"variant {job['name']}: the grader run wrote no report")
+        result = json.loads(result_path.read_text(encoding="utf-8"))
+        runs[job["name"]] = GradeRun(result["returncode"], result["output"],
+                                     json.loads(report_path.read_text(encoding="utf-8")))
+    return runs
+
+
+def selected_variants(request, variants: list[Variant]) -> list[Variant]:
+    """The variants whose tests were collected in this session (so ``-k`` stays cheap)."""
+    names = {item.callspec.params["variant"].name for item in request.session.items
+             if item.module is request.module and hasattr(item, "callspec")
+             and "variant" in item.callspec.params}
+    return [variant for variant in variants if variant.name in names]

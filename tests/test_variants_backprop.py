@@ -12,7 +12,15 @@ import re
 import textwrap
 
 import pytest
-from harness import SOLUTIONS, Variant, assert_full_marks, assert_mistake_caught, run_graders
+from harness import (
+    SOLUTIONS,
+    Variant,
+    assert_full_marks,
+    assert_mistake_caught,
+    grade_variants,
+    run_graders,
+    selected_variants,
+)
 
 from autograder.stubs import make_stub
 
@@ -356,14 +364,21 @@ def _ids(variants):
     return [variant.name for variant in variants]
 
 
+@pytest.fixture(scope="module")
+def runs(request, tmp_path_factory):
+    """Every selected variant graded once, in a few processes (see harness.grade_variants)."""
+    return grade_variants(selected_variants(request, MISTAKES + CORRECT),
+                          tmp_path_factory.mktemp("variants"))
+
+
 @pytest.mark.parametrize("variant", MISTAKES, ids=_ids(MISTAKES))
-def test_mistake_loses_points(variant, tmp_path):
-    assert_mistake_caught(variant, variant.grade(tmp_path))
+def test_mistake_loses_points(variant, runs):
+    assert_mistake_caught(variant, runs[variant.name])
 
 
 @pytest.mark.parametrize("variant", CORRECT, ids=_ids(CORRECT))
-def test_correct_alternative_gets_full_marks(variant, tmp_path):
-    run = variant.grade(tmp_path)
+def test_correct_alternative_gets_full_marks(variant, runs):
+    run = runs[variant.name]
     assert_full_marks(variant, run)
     assert "warning" not in run.output.lower(), f"{variant.name} printed a warning:\n{run.output}"
 

@@ -9,7 +9,13 @@ mistake that crashes it; the other variants change nothing the behavioural tests
 from __future__ import annotations
 
 import pytest
-from harness import Variant, assert_full_marks, assert_mistake_caught
+from harness import (
+    Variant,
+    assert_full_marks,
+    assert_mistake_caught,
+    grade_variants,
+    selected_variants,
+)
 
 FAST = "not test_accuracy_"  # every test but the bars (test_accuracy_digits, _mnist)
 
@@ -173,11 +179,18 @@ CORRECT = [
 ]
 
 
+@pytest.fixture(scope="module")
+def runs(request, tmp_path_factory):
+    """Every selected variant graded once, in a few processes (see harness.grade_variants)."""
+    return grade_variants(selected_variants(request, MISTAKES + CORRECT),
+                          tmp_path_factory.mktemp("variants"))
+
+
 @pytest.mark.parametrize("variant", MISTAKES, ids=lambda v: v.name)
-def test_mistake_loses_points(variant, tmp_path):
-    assert_mistake_caught(variant, variant.grade(tmp_path))
+def test_mistake_loses_points(variant, runs):
+    assert_mistake_caught(variant, runs[variant.name])
 
 
 @pytest.mark.parametrize("variant", CORRECT, ids=lambda v: v.name)
-def test_correct_variant_gets_full_marks(variant, tmp_path):
-    assert_full_marks(variant, variant.grade(tmp_path))
+def test_correct_variant_gets_full_marks(variant, runs):
+    assert_full_marks(variant, runs[variant.name])

@@ -9,8 +9,8 @@ The grader's numpy ``replay`` of torch's rules and of the known mistakes (used f
 "likely cause" messages) is checked here too, in process: the correct replay matches
 torch.optim, and every replayed mistake really differs from it.
 
-Every grader run is a fresh process that imports torch (and torch.optim's lazily
-imported torch._dynamo), about 6 s of fixed cost; RUN_WORKERS grader runs go at once.
+The variants are graded by harness.grade_variants: one full pytest session per variant,
+in two processes that pay the torch start-up (about 6 s) once each.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from __future__ import annotations
 import importlib.util
 import re
 import textwrap
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -28,14 +27,15 @@ from harness import (
     Variant,
     assert_full_marks,
     assert_mistake_caught,
+    grade_variants,
     run_graders,
+    selected_variants,
 )
 
 from autograder.stubs import make_stub
 
 SOLUTION = (SOLUTIONS / "optimizers.py").read_text(encoding="utf-8")
 GRADER = "graders/test_optimizers.py"
-RUN_WORKERS = 2  # grader processes at once (the machine has 2 cores)
 
 
 def region(cls: str, method: str) -> str:
@@ -454,16 +454,9 @@ def _ids(variants):
 
 @pytest.fixture(scope="module")
 def runs(request, tmp_path_factory):
-    """The grader runs of the variants selected in this session, RUN_WORKERS at once.
-
-    Graded in the (module) setup, so the wait is not charged to one test's time limit."""
-    names = {item.callspec.params["variant"].name for item in request.session.items
-             if item.module is request.module and hasattr(item, "callspec")
-             and "variant" in item.callspec.params}
-    selected = [v for v in MISTAKES + CORRECT if v.name in names]
-    with ThreadPoolExecutor(RUN_WORKERS) as pool:
-        futures = {v.name: pool.submit(v.grade, tmp_path_factory.mktemp(v.name)) for v in selected}
-        return {name: future.result() for name, future in futures.items()}
+    """Every selected variant graded once, in a few processes (see harness.grade_variants)."""
+    return grade_variants(selected_variants(request, MISTAKES + CORRECT),
+                          tmp_path_factory.mktemp("variants"))
 
 
 @pytest.mark.parametrize("variant", MISTAKES, ids=_ids(MISTAKES))

@@ -8,8 +8,13 @@ out of the run (``keyword``) to keep this file fast.
 from __future__ import annotations
 
 import pytest
-
-from harness import Variant, assert_full_marks, assert_mistake_caught
+from harness import (
+    Variant,
+    assert_full_marks,
+    assert_mistake_caught,
+    grade_variants,
+    selected_variants,
+)
 
 FAST = "not solves_xor"  # every test but the bar (~4 s)
 
@@ -195,11 +200,18 @@ CORRECT = [
 ]
 
 
+@pytest.fixture(scope="module")
+def runs(request, tmp_path_factory):
+    """Every selected variant graded once, in a few processes (see harness.grade_variants)."""
+    return grade_variants(selected_variants(request, MISTAKES + CORRECT),
+                          tmp_path_factory.mktemp("variants"))
+
+
 @pytest.mark.parametrize("variant", MISTAKES, ids=lambda v: v.name)
-def test_mistake_loses_points(variant, tmp_path):
-    assert_mistake_caught(variant, variant.grade(tmp_path))
+def test_mistake_loses_points(variant, runs):
+    assert_mistake_caught(variant, runs[variant.name])
 
 
 @pytest.mark.parametrize("variant", CORRECT, ids=lambda v: v.name)
-def test_correct_alternative_gets_full_marks(variant, tmp_path):
-    assert_full_marks(variant, variant.grade(tmp_path))
+def test_correct_alternative_gets_full_marks(variant, runs):
+    assert_full_marks(variant, runs[variant.name])
