@@ -120,7 +120,9 @@ class ExerciseModule:
         if self._module is not None:
             return self._module
         if self._error is not None:
-            raise self._error
+            # The same error for every test; without its old traceback, which would otherwise
+            # grow with each re-raise (and slow pytest down quadratically).
+            raise self._error.with_traceback(None)
         try:
             self._module = self._load()
         except (NotImplementedYet, SubmissionError) as exc:
