@@ -126,6 +126,24 @@ def _loss_of(xor, params, X, Y):
     return _bce(_forward(xor, params, X)[0], Y)
 
 
+ACTIVATIONS = {"tanh": np.tanh, "sigmoid": _sigmoid}
+
+
+def _reference_probs(params, X, act):
+    """The graders' own float64 forward with hidden activation ``act`` ("tanh" or "sigmoid")."""
+    return _sigmoid(ACTIVATIONS[act](X @ params["W1"] + params["b1"]) @ params["W2"] + params["b2"])
+
+
+def _loss_function(xor, params, X, Y, probs):
+    """loss(params) to differentiate numerically: the graders' own float64 forward with the
+    student's hidden activation when their forward matches one (so that a forward computed in
+    float32 inside is differentiated exactly), else the student's forward itself."""
+    for act in ACTIVATIONS:
+        if np.allclose(probs, _reference_probs(params, X, act), rtol=FORWARD_RTOL, atol=FORWARD_ATOL):
+            return lambda p: _bce(_reference_probs(p, X, act), Y)
+    return lambda p: _loss_of(xor, p, X, Y)
+
+
 def _check_grads(xor, params, X, Y):
     """backward(params, cache, Y) against centred differences of _bce(forward(.)[0], Y)."""
     H = params["W1"].shape[1]
@@ -140,9 +158,10 @@ def _check_grads(xor, params, X, Y):
     grads = _param_dict(xor.backward(params, cache, Y), H, "grads")
     inputs.check_unchanged("forward/backward")
     numeric = {}
+    loss_of = _loss_function(xor, params, X, Y, probs)
     for key in KEYS:
         def loss(value, key=key):
-            return _loss_of(xor, {**params, key: value}, X, Y)
+            return loss_of({**params, key: value})
         numeric[key] = numerical_gradient(loss, params[key], NUMGRAD_H)
     hidden_hint = tr(
         " The output-layer gradients (W2, b2) are right, so look at the hidden layer: the derivative "

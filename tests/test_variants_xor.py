@@ -166,6 +166,16 @@ CORRECT = [
             [(TRAIN_SIG, "def train(X, Y, n_hidden=4, lr=0.5, epochs=10000, seed=0):")]),
     Variant("xor", "losses_after_update",
             [(RECORD, "pass"), (UPDATE, UPDATE + "\n        losses.append(bce_loss(forward(params, X)[0], Y))")]),
+    # float32 inside forward and backward, float64 out: the gradient check differentiates the
+    # graders' own float64 forward, so the float32 rounding of the student's is not amplified.
+    Variant("xor", "float32_inside",
+            [('    h = np.tanh(X @ params["W1"] + params["b1"])  # (N, H)\n'
+              '    z = h @ params["W2"] + params["b2"]  # (N, 1)',
+              '    f32 = {k: v.astype(np.float32) for k, v in params.items()}\n'
+              '    h = np.tanh(X.astype(np.float32) @ f32["W1"] + f32["b1"])\n'
+              '    z = (h @ f32["W2"] + f32["b2"]).astype(np.float64)'),
+             ('    dW1 = X.T @ da  # (2, H)', '    dW1 = (X.astype(np.float32).T @ da.astype(np.float32)).astype(np.float64)')],
+            keyword=FAST),
     Variant("xor", "loss_numpy_scalar", [(MEAN, MEAN.replace("float(", "np.float64("))], keyword=FAST),
     Variant("xor", "loss_0d_array", [(MEAN, MEAN.replace("float(", "np.asarray("))], keyword=FAST),
     Variant("xor", "losses_numpy_array", [(RETURN_TRAIN, "return params, np.array(losses)")], keyword=FAST),
