@@ -73,7 +73,7 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    from autograder.batch.runner import isolation_available
+    from autograder.batch.processes import isolation_available
 
     isolated = isolation_available()
     load_before = os.getloadavg()[0]
