@@ -14,11 +14,34 @@ not described here):
 
 The behavioural tests run the student's loops on the grader's own small models, so a
 mistake in ``LeNet5`` does not cost the points of the loops, and the other way round.
+
+One set of tests for both ways of reaching the implementation. The models, loaders,
+optimizers and loss functions handed to the student's functions are built by the trusted
+module :mod:`autograder.sandbox.lenet_helpers` (the ``th`` fixture) *where the student's
+code runs*: in this process, or in the isolated worker under ``--isolate`` (then they are
+handles, and what the grader reads back -- ``model.calls``, ``optimizer.grads_at_step``,
+parameters, ``state_dict()`` -- arrives as data). Expected values are computed here, from
+data only: the reference gradients and losses by a copy of the spy model rebuilt from its
+``state_dict()``, the accuracy bar from logits.
+
+The accuracy bar is tamper-resistant under ``--isolate``: ``fit`` gets the training
+loader and a validation loader over *training* images; the held-out images are sent to
+the worker only after training, their logits come back, and the accuracy is computed
+here with labels that never leave this process.
+
+What a hostile ``lenet.py`` can still forge under ``--isolate``: it runs in the same
+worker process as torch and the trusted helpers, so it can monkeypatch them there (make
+``Probe`` record fake calls, ``SpySGD`` fake gradients, ``layers()`` describe layers it
+does not have, ``gradient_flow`` report gradients) and so earn the behavioural points
+without the behaviour -- but only in that worker: it cannot change a check, a score or a
+report, which run here. The bar cannot be forged that way, only by predicting the
+held-out digits, e.g. from a copy of the public scikit-learn digits embedded in the
+submission (the worker itself cannot read scikit-learn's data files); a private test set
+would close that too.
 """
 
 from __future__ import annotations
 
-import copy
 import math
 import statistics
 import traceback
@@ -29,11 +52,11 @@ import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from torch.utils.data import DataLoader, TensorDataset
 
-from autograder.data import get_loaders
+from autograder.data import load_dataset
 from autograder.grading.checks import fail, to_float
 from autograder.grading.messages import tr
+from autograder.sandbox import lenet_helpers
 
 # The bar on the digits, as the contract states it. Measured on 2 cores, one thread:
 # ~0.6 s per epoch; reference (ReLU, max pooling) 97.2-98.6%, classic (tanh, average
@@ -70,6 +93,10 @@ LOSS_ATOL = 1e-6
 # Adam's first step moves a parameter by lr * g / (|g| + eps) = lr within 1e-3 when |g| >> eps.
 ADAM_STEP_RTOL = 0.02
 ACC_ATOL = 1e-9
+# fit's validation loader in the bar: this many *training* images (the held-out images
+# are kept for the accuracy, computed by the grader from logits).
+VAL_IMAGES = 360
+EVAL_BATCH = 1000
 
 
 @pytest.fixture
@@ -77,76 +104,56 @@ def lenet(impl):
     return impl.exercise("lenet")
 
 
+@pytest.fixture
+def th(impl):
+    """The trusted helpers where the student's code runs: the isolated worker's copy
+    (``impl.helpers``), or this process's module."""
+    helpers = getattr(impl, "helpers", None)
+    return helpers("lenet") if callable(helpers) else lenet_helpers
+
+
 @pytest.fixture(autouse=True)
-def torch_setup(request, grading_seed):
-    """One thread, and torch seeded by the run's seed and the test's name."""
+def torch_setup(request, grading_seed, th):
+    """One thread, and torch seeded by the run's seed and the test's name (here and where
+    the student's code runs)."""
     threads = torch.get_num_threads()
     torch.set_num_threads(TORCH_THREADS)
-    torch.manual_seed((grading_seed * 1_000_003 + zlib.crc32(request.node.name.encode())) % 2**63)
+    seed = (grading_seed * 1_000_003 + zlib.crc32(request.node.name.encode())) % 2**63
+    torch.manual_seed(seed)
+    th.manual_seed(seed)
+    DATA.manual_seed(seed)
     yield
     torch.set_num_threads(threads)
 
 
 @pytest.fixture
-def mnist_loaders(mnist_dir):
+def mnist_split(mnist_dir):
     if mnist_dir is None:
         pytest.skip(tr("MNIST not configured (--mnist-dir or $DLKIT_MNIST_DIR)",
                        "chưa cấu hình MNIST (--mnist-dir hoặc $DLKIT_MNIST_DIR)"))
-    return get_loaders("mnist", batch_size=MNIST_BATCH, seed=MNIST_SEED, mnist_dir=mnist_dir)
+    return load_dataset("mnist", mnist_dir)
 
 
 # --- helpers --------------------------------------------------------------------------
 
-class Probe(nn.Module):
-    """A small model (flatten -> linear 784 -> 10) that records, at each forward pass,
-    whether it is in training mode, whether autograd is recording and the batch size."""
-
-    def __init__(self, scale: float = 1.0):
-        super().__init__()
-        self.net = nn.Sequential(nn.Flatten(), nn.Linear(28 * 28, 10))
-        self.scale = scale
-        self.calls: list[tuple[bool, bool, int]] = []
-
-    def forward(self, x):
-        self.calls.append((self.training, torch.is_grad_enabled(), len(x)))
-        return self.net(x * self.scale)
+# The grader's random inputs come from their own generator (re-seeded for every test), so
+# that torch's global generator serves only where the student's code runs (initialising
+# the spy models and LeNet, the loaders' iterations): the same numbers in-process and in
+# the isolated worker.
+DATA = torch.Generator()
 
 
-class FirstPixels(nn.Module):
-    """Logits = the first 10 pixels of each image (times a parameter equal to 1)."""
-
-    def __init__(self):
-        super().__init__()
-        self.gain = nn.Parameter(torch.ones(()))
-
-    def forward(self, x):
-        return x.flatten(1)[:, :10] * self.gain
-
-
-class SpySGD(torch.optim.SGD):
-    """SGD that records a copy of every gradient each time ``step`` is called."""
-
-    def __init__(self, params, lr):
-        super().__init__(params, lr=lr)
-        self.grads_at_step: list[list[torch.Tensor | None]] = []
-
-    def step(self, closure=None):
-        self.grads_at_step.append([None if p.grad is None else p.grad.detach().clone()
-                                   for group in self.param_groups for p in group["params"]])
-        return super().step(closure)
-
-
-def loader_of(x, y, batch_size):
-    return DataLoader(TensorDataset(x, y), batch_size=batch_size, shuffle=False)
+def randn(*shape):
+    return torch.randn(*shape, generator=DATA)
 
 
 def random_batch(n, scale=1.0):
-    return torch.randn(n, 1, 28, 28) * scale, torch.randint(0, 10, (n,))
+    return randn(n, 1, 28, 28) * scale, torch.randint(0, 10, (n,), generator=DATA)
 
 
-def build(lenet):
+def build(lenet, th):
     model = lenet.LeNet5()
-    if not isinstance(model, nn.Module):
+    if not th.is_module(model):
         fail(tr(f"LeNet5() should build an nn.Module, got {type(model).__name__}",
                 f"LeNet5() phải tạo ra một nn.Module, nhưng nhận được {type(model).__name__}"))
     return model
@@ -157,10 +164,11 @@ def _student_line(exc: BaseException, path: Path) -> str:
     return f" ({path.name} line {frames[-1].lineno})" if frames else ""
 
 
-def run_forward(lenet, model, x):
-    """model(x) as a tensor; a shape error gets a hint about the flattened size."""
+def run_forward(lenet, model, x, forward=None):
+    """model(x) as a tensor (or what ``forward()``, a helper running the model on x,
+    returns); a shape error gets a hint about the flattened size."""
     try:
-        out = model(x)
+        out = model(x) if forward is None else forward()
     except RuntimeError as exc:
         if "shape" not in str(exc) and "size" not in str(exc):
             raise
@@ -171,31 +179,34 @@ def run_forward(lenet, model, x):
                 f"LeNet5 lỗi với đầu vào kích thước {tuple(x.shape)}: {exc}"
                 f"{_student_line(exc, lenet.path)}. Hãy lần theo kích thước: conv1 cần "
                 "padding=2 để giữ 28x28, và sau lớp gộp thứ hai mỗi ảnh còn 16*5*5 = 400 giá trị."))
-    if not isinstance(out, torch.Tensor):
+    if forward is None and not isinstance(out, torch.Tensor):
         fail(tr(f"LeNet5.forward should return a tensor, got {type(out).__name__}",
                 f"LeNet5.forward phải trả về một tensor, nhưng nhận được {type(out).__name__}"))
     return out
-
-
-def layers(model):
-    convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
-    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
-    return sorted(convs, key=lambda m: m.in_channels), sorted(linears, key=lambda m: -m.in_features)
 
 
 def count(model):
     return sum(p.numel() for p in model.parameters())
 
 
-def accuracy(model, loader):
-    """The grader's own accuracy (eval mode, no graph)."""
-    model.eval()
-    correct = total = 0
-    with torch.no_grad():
-        for x, y in loader:
-            correct += int((model(x).argmax(dim=1) == y).sum())
-            total += len(y)
-    return correct / total
+def reference_probe(model, scale=1.0):
+    """A copy of a spy model, built here from its weights (to compute expected values)."""
+    return lenet_helpers.copy_of_probe(model.state_dict(), scale)
+
+
+def held_out_accuracy(lenet, th, model, images, labels):
+    """The grader's own accuracy on held-out images: the model's logits come back (eval
+    mode, no graph), the labels stay here."""
+    logits = run_forward(lenet, model, images, lambda: th.logits_of(model, images, EVAL_BATCH))
+    if not isinstance(logits, torch.Tensor):
+        fail(tr(f"LeNet5.forward should return a tensor, got {logits}",
+                f"LeNet5.forward phải trả về một tensor, nhưng nhận được {logits}"))
+    if tuple(logits.shape) != (len(images), 10):
+        fail(tr(f"LeNet5 maps {len(images)} images to an output of shape {tuple(logits.shape)}; "
+                f"expected ({len(images)}, 10)",
+                f"LeNet5 biến {len(images)} ảnh thành đầu ra kích thước {tuple(logits.shape)}; "
+                f"cần ({len(images)}, 10)"))
+    return float((logits.argmax(dim=1) == labels).double().mean())
 
 
 def as_loss(value, fn_name):
@@ -237,10 +248,10 @@ def check_history(history, epochs):
 # --- LeNet5 ---------------------------------------------------------------------------
 
 @pytest.mark.points(2)
-def test_output_shape(lenet):
-    model = build(lenet)
+def test_output_shape(lenet, th):
+    model = build(lenet, th)
     for n in (1, 5, 8):
-        out = run_forward(lenet, model, torch.randn(n, 1, 28, 28))
+        out = run_forward(lenet, model, randn(n, 1, 28, 28))
         if tuple(out.shape) != (n, 10):
             fail(tr(f"LeNet5 maps an input of shape ({n}, 1, 28, 28) to shape {tuple(out.shape)}; "
                     f"expected ({n}, 10): one row of 10 logits per image"
@@ -254,15 +265,14 @@ def test_output_shape(lenet):
 
 
 @pytest.mark.points(2)
-def test_parameter_count(lenet):
-    model = build(lenet)
+def test_parameter_count(lenet, th):
+    model = build(lenet, th)
     total = count(model)
     if total == N_PARAMETERS:
         return
-    convs, linears = layers(model)
-    detail = ", ".join(f"{type(m).__name__}({getattr(m, 'in_channels', getattr(m, 'in_features', '?'))}"
-                       f"->{getattr(m, 'out_channels', getattr(m, 'out_features', '?'))}): {count(m)}"
-                       for m in convs + linears)
+    found = th.layers(model)
+    detail = ", ".join([f"Conv2d({m['in']}->{m['out']}): {m['params']}" for m in found["convs"]]
+                       + [f"Linear({m['in']}->{m['out']}): {m['params']}" for m in found["linears"]])
     hints = {
         N_PARAMETERS - 144 * 120: tr(" The first linear layer has 256 inputs instead of 400: "
                                      "conv1 needs padding=2.",
@@ -277,19 +287,19 @@ def test_parameter_count(lenet):
 
 
 @pytest.mark.points(2)
-def test_layer_structure(lenet):
-    convs, linears = layers(build(lenet))
-    got_convs = [(m.in_channels, m.out_channels, tuple(m.kernel_size), tuple(m.padding))
-                 for m in convs]
-    got_linears = [(m.in_features, m.out_features) for m in linears]
-    if got_convs != CONV_SPECS or any(tuple(m.stride) != (1, 1) for m in convs):
-        found = ", ".join(repr(m) for m in convs) or tr("none", "không có")
+def test_layer_structure(lenet, th):
+    found_layers = th.layers(build(lenet, th))
+    convs, linears = found_layers["convs"], found_layers["linears"]
+    got_convs = [(m["in"], m["out"], tuple(m["kernel"]), m["padding"]) for m in convs]
+    got_linears = [(m["in"], m["out"]) for m in linears]
+    if got_convs != CONV_SPECS or any(tuple(m["stride"]) != (1, 1) for m in convs):
+        found = ", ".join(m["repr"] for m in convs) or tr("none", "không có")
         fail(tr("expected two convolutions, Conv2d(1, 6, kernel_size=5, padding=2) and "
                 f"Conv2d(6, 16, kernel_size=5) (stride 1, no padding); found: {found}",
                 "cần hai lớp tích chập, Conv2d(1, 6, kernel_size=5, padding=2) và "
                 f"Conv2d(6, 16, kernel_size=5) (stride 1, không đệm); tìm thấy: {found}"))
     if got_linears != LINEAR_SPECS:
-        found = ", ".join(repr(m) for m in linears) or tr("none", "không có")
+        found = ", ".join(m["repr"] for m in linears) or tr("none", "không có")
         fail(tr("expected three linear layers, Linear(400, 120), Linear(120, 84) and "
                 f"Linear(84, 10); found: {found}",
                 "cần ba lớp tuyến tính, Linear(400, 120), Linear(120, 84) và Linear(84, 10); "
@@ -297,11 +307,11 @@ def test_layer_structure(lenet):
 
 
 @pytest.mark.points(2)
-def test_outputs_are_logits(lenet):
-    model = build(lenet)
+def test_outputs_are_logits(lenet, th):
+    model = build(lenet, th)
     model.eval()
     with torch.no_grad():
-        out = run_forward(lenet, model, torch.randn(16, 1, 28, 28)).double()
+        out = run_forward(lenet, model, randn(16, 1, 28, 28)).double()
     sums = out.sum(dim=1)
     lse = torch.logsumexp(out, dim=1)
     if bool(((out >= 0) & (out <= 1)).all()):
@@ -324,14 +334,16 @@ def test_outputs_are_logits(lenet):
 
 @pytest.mark.points(1)
 @pytest.mark.hidden
-def test_gradients_reach_every_parameter(lenet):
-    model = build(lenet)
-    model.train()
-    out = run_forward(lenet, model, torch.randn(6, 1, 28, 28))
-    (out * torch.randn_like(out)).sum().backward()
-    frozen = [name for name, p in model.named_parameters() if not p.requires_grad]
-    missing = [name for name, p in model.named_parameters()
-               if p.requires_grad and (p.grad is None or not bool((p.grad != 0).any()))]
+def test_gradients_reach_every_parameter(lenet, th):
+    model = build(lenet, th)
+    x, weights = randn(6, 1, 28, 28), randn(6, 10)
+    flow = run_forward(lenet, model, x, lambda: th.gradient_flow(model, x, weights))
+    if "output" in flow:
+        fail(tr(f"LeNet5 maps an input of shape (6, 1, 28, 28) to {flow['output']}; expected a "
+                "tensor of shape (6, 10)",
+                f"LeNet5 biến đầu vào kích thước (6, 1, 28, 28) thành {flow['output']}; cần một "
+                "tensor kích thước (6, 10)"))
+    frozen, missing = list(flow["frozen"]), list(flow["missing"])
     if frozen or missing:
         fail(tr(f"no gradient reaches {', '.join(frozen + missing)}: is every layer used in "
                 "forward, and is the graph unbroken (no .detach(), .item(), numpy or "
@@ -344,23 +356,24 @@ def test_gradients_reach_every_parameter(lenet):
 # --- train_one_epoch ------------------------------------------------------------------
 
 @pytest.mark.points(2)
-def test_train_one_epoch_zeroes_gradients(lenet):
-    model = Probe()
+def test_train_one_epoch_zeroes_gradients(lenet, th):
+    model = th.Probe()
     x, y = random_batch(8)
-    reference = copy.deepcopy(model)
+    reference = reference_probe(model)
     nn.CrossEntropyLoss()(reference(x), y).backward()
     expected = [p.grad for p in reference.parameters()]
     # Two identical batches and lr = 0: the parameters never move, so the gradient at
     # each step must be that of one batch.
-    optimizer = SpySGD(model.parameters(), lr=0.0)
-    lenet.train_one_epoch(model, loader_of(torch.cat([x, x]), torch.cat([y, y]), 8), optimizer,
-                          nn.CrossEntropyLoss())
-    if len(optimizer.grads_at_step) != 2:
-        fail(tr(f"train_one_epoch called optimizer.step() {len(optimizer.grads_at_step)} times for "
+    optimizer = th.spy_sgd(model, lr=0.0)
+    lenet.train_one_epoch(model, th.loader_of(torch.cat([x, x]), torch.cat([y, y]), 8), optimizer,
+                          th.cross_entropy())
+    grads_at_step = optimizer.grads_at_step
+    if len(grads_at_step) != 2:
+        fail(tr(f"train_one_epoch called optimizer.step() {len(grads_at_step)} times for "
                 "a loader of 2 batches: one step per batch expected",
-                f"train_one_epoch gọi optimizer.step() {len(optimizer.grads_at_step)} lần với "
+                f"train_one_epoch gọi optimizer.step() {len(grads_at_step)} lần với "
                 "loader 2 batch: cần đúng một bước cho mỗi batch"))
-    for step, grads in enumerate(optimizer.grads_at_step, start=1):
+    for step, grads in enumerate(grads_at_step, start=1):
         for got, want in zip(grads, expected):
             if got is not None and torch.allclose(got, want, rtol=GRAD_RTOL, atol=GRAD_ATOL):
                 continue
@@ -387,12 +400,12 @@ def test_train_one_epoch_zeroes_gradients(lenet):
 
 
 @pytest.mark.points(1)
-def test_train_one_epoch_steps_once_per_batch(lenet):
-    model = Probe()
+def test_train_one_epoch_steps_once_per_batch(lenet, th):
+    model = th.Probe()
     x, y = random_batch(12)
     before = [p.detach().clone() for p in model.parameters()]
-    optimizer = SpySGD(model.parameters(), lr=0.1)
-    lenet.train_one_epoch(model, loader_of(x, y, 5), optimizer, nn.CrossEntropyLoss(), device="cpu")
+    optimizer = th.spy_sgd(model, lr=0.1)
+    lenet.train_one_epoch(model, th.loader_of(x, y, 5), optimizer, th.cross_entropy(), device="cpu")
     steps = len(optimizer.grads_at_step)
     if steps != 3:
         fail(tr(f"train_one_epoch called optimizer.step() {steps} times for a loader of 3 batches: "
@@ -407,20 +420,21 @@ def test_train_one_epoch_steps_once_per_batch(lenet):
 
 
 @pytest.mark.points(1)
-def test_train_one_epoch_training_mode(lenet):
-    model = Probe()
+def test_train_one_epoch_training_mode(lenet, th):
+    model = th.Probe()
     model.eval()  # as evaluate() may have left it
     x, y = random_batch(10)
-    lenet.train_one_epoch(model, loader_of(x, y, 4), SpySGD(model.parameters(), lr=0.01),
-                          nn.CrossEntropyLoss())
-    if not model.calls:
+    lenet.train_one_epoch(model, th.loader_of(x, y, 4), th.spy_sgd(model, lr=0.01),
+                          th.cross_entropy())
+    calls = model.calls
+    if not calls:
         fail(tr("train_one_epoch never called the model", "train_one_epoch không hề gọi mô hình"))
-    if not all(training for training, _, _ in model.calls):
+    if not all(training for training, _, _ in calls):
         fail(tr("train_one_epoch ran the model in eval mode: call model.train() at the start "
                 "(evaluate() switches the model to eval mode)",
                 "train_one_epoch chạy mô hình ở chế độ đánh giá: hãy gọi model.train() ở đầu hàm "
                 "(evaluate() chuyển mô hình sang chế độ đánh giá)"))
-    if not all(grad for _, grad, _ in model.calls):
+    if not all(grad for _, grad, _ in calls):
         fail(tr("train_one_epoch ran the model with autograd off (torch.no_grad()): training "
                 "needs the graph",
                 "train_one_epoch chạy mô hình khi tắt autograd (torch.no_grad()): huấn luyện "
@@ -428,16 +442,17 @@ def test_train_one_epoch_training_mode(lenet):
 
 
 @pytest.mark.points(2)
-def test_train_one_epoch_returns_mean_loss(lenet):
-    model = Probe()
+def test_train_one_epoch_returns_mean_loss(lenet, th):
+    model = th.Probe()
     x, y = random_batch(12)
+    reference = reference_probe(model)
     with torch.no_grad():
-        losses = [float(F.cross_entropy(model(x[i:i + 5]), y[i:i + 5])) for i in (0, 5, 10)]
+        losses = [float(F.cross_entropy(reference(x[i:i + 5]), y[i:i + 5])) for i in (0, 5, 10)]
     sizes = [5, 5, 2]
     mean = sum(losses) / 3
     weighted = sum(l * n for l, n in zip(losses, sizes)) / 12
-    result = lenet.train_one_epoch(model, loader_of(x, y, 5), SpySGD(model.parameters(), lr=0.0),
-                                   nn.CrossEntropyLoss())
+    result = lenet.train_one_epoch(model, th.loader_of(x, y, 5), th.spy_sgd(model, lr=0.0),
+                                   th.cross_entropy())
     got = as_loss(result, "train_one_epoch")
     if any(math.isclose(got, want, rel_tol=LOSS_RTOL, abs_tol=LOSS_ATOL) for want in (mean, weighted)):
         return
@@ -465,17 +480,18 @@ def test_train_one_epoch_returns_mean_loss(lenet):
 # --- evaluate -------------------------------------------------------------------------
 
 @pytest.mark.points(2)
-def test_evaluate_eval_mode_no_grad(lenet):
-    model = Probe()
+def test_evaluate_eval_mode_no_grad(lenet, th):
+    model = th.Probe()
     model.train()  # as train_one_epoch leaves it
     x, y = random_batch(10)
-    as_loss(lenet.evaluate(model, loader_of(x, y, 4)), "evaluate")
-    if not model.calls:
+    as_loss(lenet.evaluate(model, th.loader_of(x, y, 4)), "evaluate")
+    calls = model.calls
+    if not calls:
         fail(tr("evaluate never called the model", "evaluate không hề gọi mô hình"))
-    if any(training for training, _, _ in model.calls):
+    if any(training for training, _, _ in calls):
         fail(tr("evaluate ran the model in training mode: call model.eval() first",
                 "evaluate chạy mô hình ở chế độ huấn luyện: hãy gọi model.eval() trước"))
-    if any(grad for _, grad, _ in model.calls):
+    if any(grad for _, grad, _ in calls):
         fail(tr("evaluate built a computation graph: run the forward passes inside "
                 "`with torch.no_grad():`",
                 "evaluate xây dựng đồ thị tính toán: hãy chạy lan truyền xuôi bên trong "
@@ -483,14 +499,14 @@ def test_evaluate_eval_mode_no_grad(lenet):
 
 
 @pytest.mark.points(2)
-def test_evaluate_accuracy(lenet):
+def test_evaluate_accuracy(lenet, th):
     # 12 images in batches of 5, 5, 2; the predictions are right for 5 + 1 + 1 of them.
     right = torch.tensor([1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, 0], dtype=torch.bool)
-    x = torch.randn(12, 1, 28, 28)
+    x = randn(12, 1, 28, 28)
     predicted = x.flatten(1)[:, :10].argmax(dim=1)
-    y = torch.where(right, predicted, (predicted + 1 + torch.randint(0, 9, (12,))) % 10)
-    model = FirstPixels()
-    got = as_loss(lenet.evaluate(model, loader_of(x, y, 5)), "evaluate")
+    y = torch.where(right, predicted, (predicted + 1 + torch.randint(0, 9, (12,), generator=DATA)) % 10)
+    model = th.FirstPixels()
+    got = as_loss(lenet.evaluate(model, th.loader_of(x, y, 5)), "evaluate")
     expected = 7 / 12
     if math.isclose(got, expected, abs_tol=ACC_ATOL):
         return
@@ -518,14 +534,14 @@ def test_evaluate_accuracy(lenet):
 # --- fit ------------------------------------------------------------------------------
 
 @pytest.mark.points(2)
-def test_fit_runs_exactly_epochs(lenet):
+def test_fit_runs_exactly_epochs(lenet, th):
     x, y = random_batch(12)
     for epochs in (2, 3):
-        model = Probe()
+        model = th.Probe()
         before = [p.detach().clone() for p in model.parameters()]
         # train: 3 batches of 4; validation: 2 batches of 3, told apart by their size
-        history = lenet.fit(model, loader_of(x, y, 4), loader_of(x[:6], y[:6], 3), epochs=epochs,
-                            lr=1e-3)
+        history = lenet.fit(model, th.loader_of(x, y, 4), th.loader_of(x[:6], y[:6], 3),
+                            epochs=epochs, lr=1e-3)
         passes = sum(grad and size == 4 for _, grad, size in model.calls) / 3
         if passes != epochs:
             fail(tr(f"fit(epochs={epochs}) ran {passes:g} training passes over train_loader: "
@@ -539,12 +555,12 @@ def test_fit_runs_exactly_epochs(lenet):
 
 
 @pytest.mark.points(2)
-def test_fit_adam_learning_rate(lenet):
+def test_fit_adam_learning_rate(lenet, th):
     x, y = random_batch(8, scale=0.1)  # small gradients: plain SGD would move far less than lr
     for lr in (1e-2, 3e-4):
-        model = Probe()
+        model = th.Probe()
         before = [p.detach().clone() for p in model.parameters()]
-        lenet.fit(model, loader_of(x, y, 8), loader_of(x, y, 8), epochs=1, lr=lr)
+        lenet.fit(model, th.loader_of(x, y, 8), th.loader_of(x, y, 8), epochs=1, lr=lr)
         moves = torch.cat([(p.detach() - b).abs().flatten() for p, b in zip(model.parameters(), before)])
         largest = float(moves.max())
         # Adam's first step: lr for every entry with a gradient, 0 for an entry without one.
@@ -580,13 +596,13 @@ def test_fit_adam_learning_rate(lenet):
 
 @pytest.mark.points(1)
 @pytest.mark.hidden
-def test_fit_uses_cross_entropy(lenet):
+def test_fit_uses_cross_entropy(lenet, th):
     x, y = random_batch(8)
-    model = Probe()
+    model = th.Probe()
     with torch.no_grad():
-        logits = copy.deepcopy(model)(x)
+        logits = reference_probe(model)(x)
     expected = float(F.cross_entropy(logits, y))
-    history = check_history(lenet.fit(model, loader_of(x, y, 8), loader_of(x, y, 8), epochs=1,
+    history = check_history(lenet.fit(model, th.loader_of(x, y, 8), th.loader_of(x, y, 8), epochs=1,
                                       lr=1e-3), 1)
     got = as_loss(history["train_loss"][0], "fit (history['train_loss'])")
     if math.isclose(got, expected, rel_tol=LOSS_RTOL, abs_tol=LOSS_ATOL):
@@ -605,14 +621,21 @@ def test_fit_uses_cross_entropy(lenet):
 
 @pytest.mark.points(6)
 @pytest.mark.time_limit(900)
-def test_accuracy_digits(lenet):
+def test_accuracy_digits(lenet, th):
+    split = load_dataset("digits")
+    x_train, y_train = torch.tensor(split.x_train), torch.tensor(split.y_train)
+    x_test, y_test = torch.tensor(split.x_test), torch.tensor(split.y_test)
     accuracies = {}
     for seed in SEEDS:
         torch.manual_seed(seed)
-        train_loader, test_loader = get_loaders("digits", batch_size=BATCH, seed=seed)
-        model = build(lenet)
-        lenet.fit(model, train_loader, test_loader, epochs=EPOCHS, lr=LR)
-        accuracies[seed] = accuracy(model, test_loader)
+        th.manual_seed(seed)
+        # the loaders of get_loaders("digits", batch_size=BATCH, seed=seed), built where fit
+        # runs; validation on training images, the held-out ones come after training
+        train_loader = th.loader_of(x_train, y_train, BATCH, shuffle=True, seed=seed)
+        val_loader = th.loader_of(x_train[:VAL_IMAGES], y_train[:VAL_IMAGES], EVAL_BATCH)
+        model = build(lenet, th)
+        lenet.fit(model, train_loader, val_loader, epochs=EPOCHS, lr=LR)
+        accuracies[seed] = held_out_accuracy(lenet, th, model, x_test, y_test)
     median, worst = statistics.median(accuracies.values()), min(accuracies.values())
     if median >= MEDIAN_BAR and worst >= MIN_BAR:
         return
@@ -629,12 +652,16 @@ def test_accuracy_digits(lenet):
 
 @pytest.mark.points(4)
 @pytest.mark.time_limit(1800)
-def test_accuracy_mnist(lenet, mnist_loaders):
-    train_loader, test_loader = mnist_loaders
+def test_accuracy_mnist(lenet, th, mnist_split):
+    x_train, y_train = torch.tensor(mnist_split.x_train), torch.tensor(mnist_split.y_train)
     torch.manual_seed(MNIST_SEED)
-    model = build(lenet)
-    lenet.fit(model, train_loader, test_loader, epochs=MNIST_EPOCHS, lr=MNIST_LR)
-    acc = accuracy(model, test_loader)
+    th.manual_seed(MNIST_SEED)
+    train_loader = th.loader_of(x_train, y_train, MNIST_BATCH, shuffle=True, seed=MNIST_SEED)
+    val_loader = th.loader_of(x_train[:EVAL_BATCH], y_train[:EVAL_BATCH], EVAL_BATCH)
+    model = build(lenet, th)
+    lenet.fit(model, train_loader, val_loader, epochs=MNIST_EPOCHS, lr=MNIST_LR)
+    acc = held_out_accuracy(lenet, th, model, torch.tensor(mnist_split.x_test),
+                            torch.tensor(mnist_split.y_test))
     if acc < MNIST_BAR:
         fail(tr(f"after fit(epochs={MNIST_EPOCHS}, lr={MNIST_LR:g}) on MNIST (batch {MNIST_BATCH}, "
                 f"seed {MNIST_SEED}), the test accuracy is {100 * acc:.2f}%; at least "

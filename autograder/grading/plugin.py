@@ -9,6 +9,10 @@ Options (``pytest graders --help``, group "dl-autograder"):
     --lang en|vi     language of the failure messages
     --mnist-dir DIR  folder with the MNIST IDX files (else $DLKIT_MNIST_DIR; else digits only)
     --grade-json F   write the per-test score to this JSON file
+    --isolate        run the implementation's code in isolated worker processes
+                     (autograder.sandbox): graders and scoring stay in this process
+    --call-timeout S, --submission-timeout S, --worker-memory MIB
+                     limits of the isolated workers (with --isolate)
 
 Markers:
     points(n)        the test is worth n points (tests without it are not graded)
@@ -65,6 +69,8 @@ class GradingState:
     mnist_dir: Path | None
     grade_json: Path | None
     scores: dict[str, GradedTest] = field(default_factory=dict)
+    isolated: bool = False
+    remote: object | None = None  # the RemoteImplementation of an --isolate run
 
 
 STATE = pytest.StashKey[GradingState]()
@@ -86,6 +92,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="folder with the MNIST IDX files ($DLKIT_MNIST_DIR); default: digits only")
     group.addoption("--grade-json", default=None, metavar="FILE",
                     help="write the per-test score to this JSON file")
+    group.addoption("--isolate", action="store_true", default=False,
+                    help="run the implementation's code in isolated, limited worker processes "
+                         "(one per exercise); graders and scoring stay in the pytest process")
+    group.addoption("--call-timeout", type=float, default=None, metavar="S",
+                    help="with --isolate: seconds one call into the student's code may take "
+                         "(default 300)")
+    group.addoption("--submission-timeout", type=float, default=None, metavar="S",
+                    help="with --isolate: seconds all calls of the run may take (default 1800)")
+    group.addoption("--worker-memory", type=int, default=None, metavar="MIB",
+                    help="with --isolate: address-space limit of a worker in MiB (default 4096)")
 
 
 def _resolve_impl(config: pytest.Config) -> Path:
@@ -110,6 +126,7 @@ def pytest_configure(config: pytest.Config) -> None:
         seed=seed if seed is not None else int(os.environ.get("DLKIT_SEED", DEFAULT_SEED)),
         mnist_dir=Path(mnist).expanduser().resolve() if mnist else None,
         grade_json=Path(grade_json) if grade_json else None,
+        isolated=bool(config.getoption("--isolate")),
     )
     config.pluginmanager.register(ScoreKeeper(config.stash[STATE]), "dl-autograder-score")
 
@@ -117,7 +134,7 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_report_header(config: pytest.Config) -> list[str]:
     state = config.stash[STATE]
     return [f"dl-autograder: impl={state.impl_root} seed={state.seed} lang={get_language()} "
-            f"mnist={state.mnist_dir or 'none'}"]
+            f"mnist={state.mnist_dir or 'none'}" + (" isolated" if state.isolated else "")]
 
 
 def _exercise_of(item: pytest.Item) -> str:
@@ -141,12 +158,30 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 # --- fixtures -------------------------------------------------------------------------
 
 @pytest.fixture(scope="session")
-def impl(pytestconfig: pytest.Config) -> Implementation:
-    """The implementation being graded (``--impl``, or an in-kernel namespace)."""
+def impl(pytestconfig: pytest.Config):
+    """The implementation being graded (``--impl``, or an in-kernel namespace); with
+    ``--isolate`` a RemoteImplementation whose code runs in isolated workers."""
     override = pytestconfig.stash.get(IMPL_OVERRIDE, None)
     if override is not None:
-        return override
-    return Implementation(pytestconfig.stash[STATE].impl_root)
+        yield override
+        return
+    state = pytestconfig.stash[STATE]
+    if not state.isolated:
+        yield Implementation(state.impl_root)
+        return
+    from autograder.sandbox.client import RemoteImplementation
+    from autograder.sandbox.limits import SandboxLimits
+
+    limits = {"call_timeout": pytestconfig.getoption("--call-timeout"),
+              "submission_timeout": pytestconfig.getoption("--submission-timeout"),
+              "memory": (pytestconfig.getoption("--worker-memory") or 0) * 1024 * 1024 or None}
+    remote = RemoteImplementation(state.impl_root, SandboxLimits(
+        **{key: value for key, value in limits.items() if value is not None}))
+    state.remote = remote
+    try:
+        yield remote
+    finally:
+        remote.close()
 
 
 @pytest.fixture(scope="session")
@@ -336,6 +371,8 @@ class ScoreKeeper:
             "exercises": _totals(scores),
             "tests": [asdict(score) for score in scores],
         }
+        if self.state.isolated:
+            payload["isolation"] = getattr(self.state.remote, "isolation", None) or {}
         path = self.state.grade_json
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(path.suffix + ".tmp")
