@@ -245,6 +245,11 @@ def _build_root(config: dict, uid: int) -> None:
         mount(None, dest, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID
               | (0 if devices else MS_NODEV))
 
+    # The private /tmp comes first: binds below it (a virtualenv or checkout under the host's
+    # /tmp) are then mounted on top of it instead of being hidden by it.
+    tmp = place("/tmp", True)
+    size = int(config["limits"]["tmp_size"])
+    mount("tmpfs", tmp, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size},mode=700,uid={uid},gid={uid}")
     for name in NEW_ROOT_DIRS:  # /lib -> usr/lib on merged-/usr systems, else a bind mount
         host = "/" + name
         if os.path.islink(host):
@@ -264,9 +269,6 @@ def _build_root(config: dict, uid: int) -> None:
             mount("tmpfs", root + path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV, "size=4k,mode=555")
     proc = place("/proc", True)
     mount("proc", proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
-    tmp = place("/tmp", True)
-    size = int(config["limits"]["tmp_size"])
-    mount("tmpfs", tmp, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size},mode=700,uid={uid},gid={uid}")
     mount(None, root, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
     os.chroot(root)
     os.chdir("/tmp")
