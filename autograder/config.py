@@ -104,6 +104,17 @@ class GradeConfig(BaseSettings):
         "auto = when the graders offer it",
     )
 
+    sandbox: Literal["auto", "bwrap", "landlock", "none"] = Field(
+        "auto",
+        description="confinement of the isolated workers (autograder.sandbox.confine): auto = "
+        "the strongest available",
+    )
+    unconfined: bool = Field(
+        False,
+        description="grade even where no filesystem confinement can be applied (or with "
+        "isolate=off); every result records it",
+    )
+
     @field_validator("exercises", mode="before")
     @classmethod
     def _split(cls, value: Any) -> Any:

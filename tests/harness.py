@@ -53,8 +53,9 @@ class GradeRun:
 
 
 def _grader_args(impl: Path, targets: tuple[str, ...], report: Path, extra: tuple[str, ...]) -> list[str]:
+    isolation = [] if "--isolate" in extra else ["--no-isolate"]  # in-process unless asked
     return [*(targets or ["graders"]), "--impl", str(impl), "--grade-json", str(report),
-            "-p", "no:cacheprovider", "-q", *extra]
+            "-p", "no:cacheprovider", "-q", *isolation, *extra]
 
 
 def run_graders(impl: Path, *targets: str, extra: tuple[str, ...] = (), env: dict | None = None,

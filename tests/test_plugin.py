@@ -61,6 +61,12 @@ def crash():
 '''
 
 
+@pytest.fixture(autouse=True)
+def in_process(monkeypatch):
+    """These tests are about scoring and messages: the graded code runs in-process."""
+    monkeypatch.setenv("DLKIT_ISOLATE", "0")
+
+
 @pytest.fixture
 def graded(pytester: pytest.Pytester):
     pytester.makepyfile(test_backprop=GRADER)

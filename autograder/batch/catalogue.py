@@ -212,10 +212,23 @@ def _ending(code: int | None) -> str:
     return f"exit code {code}"
 
 
+# What of a worker's report goes into a result: enough to see how the code was confined.
+CONFINEMENT_KEYS = ("layer", "filesystem", "network", "processes", "signals", "seccomp", "uid",
+                    "rlimits", "notes", "landlock_abi", "workers_started")
+
+
+def worker_confinement(isolation: dict) -> dict:
+    return {key: isolation[key] for key in CONFINEMENT_KEYS if key in isolation}
+
+
 def grade_from_run(
-    job: Job, run: Run, catalogue: list[CatalogueTest], config: GradeConfig
+    job: Job, run: Run, catalogue: list[CatalogueTest], config: GradeConfig,
+    confinement: dict | None = None,
 ) -> ExerciseResult:
+    """The grade of one grader run; ``confinement`` is the batch's layer, completed with
+    what the run's workers reported."""
     common = dict(
+        confinement=dict(confinement or {}),
         content_hash=job.content_hash,
         grading_key=job.key,
         graded_at=utcnow(),
@@ -247,6 +260,7 @@ def grade_from_run(
             raise ValueError(_ending(run.returncode))
         report = GraderReport.read(job.report)
         tests = tests_from_report(job.exercise, catalogue, report)
+        common["confinement"].update(worker_confinement(report.isolation))
     except ValueError as exc:
         problem = exc
     if problem is not None:

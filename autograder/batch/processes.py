@@ -88,7 +88,8 @@ def use_isolation(config: GradeConfig) -> bool:
 
 
 def pytest_command(
-    targets: list[str], impl: Path, report: Path, config: GradeConfig, isolate: bool
+    targets: list[str], impl: Path, report: Path, config: GradeConfig, isolate: bool,
+    layer: str | None = None,
 ) -> list[str]:
     command = [
         sys.executable,
@@ -112,6 +113,12 @@ def pytest_command(
         command += ["--seed", str(config.seed)]
     if isolate:
         command.append(ISOLATE_OPTION)
+        if layer:  # the layer the batch chose, so that no grader process picks another
+            command += ["--sandbox", layer]
+        if config.unconfined:
+            command.append("--unconfined")
+    else:
+        command.append("--no-isolate")
     return command
 
 

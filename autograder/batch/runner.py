@@ -26,7 +26,7 @@ from typing import Protocol
 
 from autograder import __version__
 from autograder.batch.catalogue import Job, collect_catalogue, grade_from_run, zero_tests
-from autograder.batch.discovery import Discovery, StudentSubmission
+from autograder.batch.discovery import Discovery, OperatorError, StudentSubmission
 from autograder.batch.notebooks import NotebookError, notebook_to_module
 from autograder.batch.processes import (
     Run,
@@ -120,8 +120,32 @@ class BatchOutcome:
     zeros: int = 0  # grades given without a run (missing or unusable file)
     skipped: int = 0  # already in the gradebook with the same content
     isolate: bool = False
+    confinement: dict = field(default_factory=dict)  # the layer the batch's workers got
     results: dict[str, SubmissionResult] = field(default_factory=dict)
     wall_s: float = 0.0
+
+
+def batch_confinement(config: GradeConfig, isolate: bool) -> dict:
+    """The confinement of the batch's workers, chosen once here in the trusted process;
+    OperatorError when other people's code would run without filesystem confinement and
+    the operator did not pass --unconfined."""
+    from autograder.sandbox import confine
+
+    if not isolate:
+        if not config.unconfined:
+            raise OperatorError(
+                "isolate=off runs the students' code inside the grader processes, with your "
+                "rights: pass --unconfined as well to do so knowingly"
+            )
+        return {"layer": "in-process", "unconfined": True}
+    try:
+        layer = confine.select(config.sandbox)
+    except confine.LayerUnavailable as exc:
+        raise OperatorError(str(exc)) from None
+    problem = confine.refusal(layer, unconfined=config.unconfined)
+    if problem:
+        raise OperatorError(problem)
+    return {**layer.describe(), "unconfined": not layer.confines_filesystem}
 
 
 def results_path(out: Path, student: str) -> Path:
@@ -144,10 +168,12 @@ def grade_batch(
     out = config.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
     isolate = use_isolation(config)
+    confinement = batch_confinement(config, isolate)
     exercises = config.exercises
     keys = {exercise: grading_key(exercise, config, isolate) for exercise in exercises}
     stored = gradebook.graded_keys()
-    outcome = BatchOutcome(students=[s.student for s in discovery.students], isolate=isolate)
+    outcome = BatchOutcome(students=[s.student for s in discovery.students], isolate=isolate,
+                           confinement=confinement)
     with tempfile.TemporaryDirectory(prefix="dlkit-grade-") as tmp:
         work = Path(tmp)
         catalogue = collect_catalogue(exercises, config, isolate, work, out / ".catalogue.json")
@@ -195,7 +221,8 @@ def grade_batch(
                 to_run.append(
                     Run(
                         pytest_command(
-                            [str(grader_file(job.exercise))], job.impl, job.report, config, isolate
+                            [str(grader_file(job.exercise))], job.impl, job.report, config, isolate,
+                            layer=confinement.get("layer"),
                         ),
                         log,
                         timeout=config.timeout,
@@ -228,7 +255,7 @@ def grade_batch(
 
         def on_done(run: Run) -> None:
             job: Job = run.tag
-            result = grade_from_run(job, run, catalogue[job.exercise], config)
+            result = grade_from_run(job, run, catalogue[job.exercise], config, confinement)
             gradebook.record(result)
             _keep_log(run, out / job.student / "logs" / f"{job.exercise}.log")
             outcome.graded += 1

@@ -170,6 +170,18 @@ def grade(
         "--isolate",
         help="auto, on or off: run student code in the graders' isolated worker (default: auto)",
     ),
+    sandbox: str = typer.Option(
+        None,
+        "--sandbox",
+        help="auto, bwrap, landlock or none: confinement of the student's code "
+        "(default: auto, the strongest available)",
+    ),
+    unconfined: bool = typer.Option(
+        None,
+        "--unconfined",
+        help="grade even where no filesystem confinement can be applied (recorded in every "
+        "result); without it the kit refuses",
+    ),
     config_file: Path = typer.Option(
         None, "--config", help="settings file (default: ./autograder.toml)"
     ),
@@ -192,6 +204,8 @@ def grade(
                 seed=seed,
                 memory_limit_mb=memory_limit,
                 isolate=isolate,
+                sandbox=sandbox,
+                unconfined=unconfined,
             )
             found = discover(submissions, config.exercises)
             auto = "exercises" not in config.model_fields_set
@@ -278,11 +292,17 @@ def _print_outcome(
         highlight=False,
         soft_wrap=True,
     )
-    if not outcome.isolate:
+    layer = outcome.confinement.get("layer", "?")
+    console.print(
+        f"confinement of the students' code: {layer}"
+        + "".join(f"; {why} (not used)" for why in outcome.confinement.get("not_used", [])),
+        highlight=False,
+        soft_wrap=True,
+    )
+    if outcome.confinement.get("unconfined"):
         console.print(
-            "[yellow]warning:[/] student code ran inside the grader processes, without the "
-            "isolated worker (--isolate is off or not in this kit): grade only submissions you "
-            "trust",
+            "[yellow]warning:[/] student code ran without filesystem confinement (--unconfined): "
+            "it could read and change what your user can; grade only submissions you trust",
             highlight=False,
         )
 

@@ -200,7 +200,7 @@ def record(exercise: str, solution: Path, grader: Path, out: Path) -> int:
     grade_json = out.with_suffix(".grade.json")
     recorder = _Recorder(solution.parent)
     code = pytest.main([str(grader), "--impl", str(solution.parent), "--grade-json", str(grade_json),
-                        "-p", "no:cacheprovider", "-q", "-W", "ignore"], plugins=[recorder])
+                        "--no-isolate", "-p", "no:cacheprovider", "-q", "-W", "ignore"], plugins=[recorder])
     report = json.loads(grade_json.read_text(encoding="utf-8"))
     tests = [{"name": t["name"], "points": t["points"], "hidden": t["hidden"], "outcome": t["outcome"],
               "uses": recorder.uses.get(t["name"], [])} for t in report["tests"]]

@@ -56,6 +56,7 @@ class Submission(Base):
     kit_version: Mapped[str] = mapped_column(String(40), nullable=False, default="")
     lang: Mapped[str] = mapped_column(String(8), nullable=False, default="en")
     seed: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    confinement: Mapped[str] = mapped_column(Text, nullable=False, default="{}")  # JSON object
 
     student: Mapped[Student] = relationship(back_populates="submissions")
     tests: Mapped[list[TestResultRow]] = relationship(

@@ -118,6 +118,7 @@ class Gradebook:
             row.kit_version = result.kit_version
             row.lang = result.lang
             row.seed = result.seed
+            row.confinement = json.dumps(result.confinement, ensure_ascii=False)
             session.flush()
             session.add_all(
                 TestResultRow(
@@ -236,5 +237,6 @@ def _to_result(student: str, row: Submission) -> ExerciseResult:
         kit_version=row.kit_version,
         lang=row.lang,
         seed=row.seed,
+        confinement=json.loads(row.confinement or "{}"),
         tests=tests,
     )

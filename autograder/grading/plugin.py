@@ -9,10 +9,16 @@ Options (``pytest graders --help``, group "dl-autograder"):
     --lang en|vi     language of the failure messages
     --mnist-dir DIR  folder with the MNIST IDX files (else $DLKIT_MNIST_DIR; else digits only)
     --grade-json F   write the per-test score to this JSON file
-    --isolate        run the implementation's code in isolated worker processes
-                     (autograder.sandbox): graders and scoring stay in this process
+    --isolate / --no-isolate
+                     run the implementation's code in isolated worker processes
+                     (autograder.sandbox; the default on Linux and macOS) or in this
+                     process (for debugging one's own code)
+    --sandbox auto|bwrap|landlock|none
+                     the workers' confinement ($DLKIT_SANDBOX_LAYER; default: the
+                     strongest available, see autograder.sandbox.confine)
+    --unconfined     grade another folder even where no filesystem confinement works
     --call-timeout S, --submission-timeout S, --worker-memory MIB
-                     limits of the isolated workers (with --isolate)
+                     limits of the isolated workers
 
 Markers:
     points(n)        the test is worth n points (tests without it are not graded)
@@ -44,6 +50,7 @@ import pytest
 from autograder.grading.checks import GradingFailure
 from autograder.grading.loader import EXERCISES, Implementation, NotImplementedYet, SubmissionError
 from autograder.grading.messages import LANGUAGES, get_language, set_language, tr
+from autograder.sandbox.confine import CHOICES
 
 DEFAULT_SEED = 1234
 DEFAULT_IMPL = "exercises"
@@ -70,7 +77,8 @@ class GradingState:
     grade_json: Path | None
     scores: dict[str, GradedTest] = field(default_factory=dict)
     isolated: bool = False
-    remote: object | None = None  # the RemoteImplementation of an --isolate run
+    layer: object | None = None  # the sandbox's confine.Layer of an isolated run
+    remote: object | None = None  # the RemoteImplementation of an isolated run
 
 
 STATE = pytest.StashKey[GradingState]()
@@ -92,9 +100,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="folder with the MNIST IDX files ($DLKIT_MNIST_DIR); default: digits only")
     group.addoption("--grade-json", default=None, metavar="FILE",
                     help="write the per-test score to this JSON file")
-    group.addoption("--isolate", action="store_true", default=False,
+    group.addoption("--isolate", action="store_true", dest="isolate", default=None,
                     help="run the implementation's code in isolated, limited worker processes "
-                         "(one per exercise); graders and scoring stay in the pytest process")
+                         "(one per exercise; the default where the platform has them); graders "
+                         "and scoring stay in the pytest process")
+    group.addoption("--no-isolate", action="store_false", dest="isolate", default=None,
+                    help="run the implementation's code in the pytest process (debugging one's "
+                         "own code only: no protection at all)")
+    group.addoption("--sandbox", choices=CHOICES, default=None,
+                    help="confinement of the isolated workers: auto (default), bwrap, landlock "
+                         "or none ($DLKIT_SANDBOX_LAYER)")
+    group.addoption("--unconfined", action="store_true", default=False,
+                    help="grade a folder other than the kit's exercises/ or solutions/ even when "
+                         "no filesystem confinement can be applied (recorded in the report)")
     group.addoption("--call-timeout", type=float, default=None, metavar="S",
                     help="with --isolate: seconds one call into the student's code may take "
                          "(default 300)")
@@ -126,15 +144,45 @@ def pytest_configure(config: pytest.Config) -> None:
         seed=seed if seed is not None else int(os.environ.get("DLKIT_SEED", DEFAULT_SEED)),
         mnist_dir=Path(mnist).expanduser().resolve() if mnist else None,
         grade_json=Path(grade_json) if grade_json else None,
-        isolated=bool(config.getoption("--isolate")),
+        isolated=_isolated(config),
     )
     config.pluginmanager.register(ScoreKeeper(config.stash[STATE]), "dl-autograder-score")
 
 
+def _isolated(config: pytest.Config) -> bool:
+    """--isolate / --no-isolate, else $DLKIT_ISOLATE (0/1), else isolated wherever workers
+    can be started (POSIX)."""
+    option = config.getoption("isolate")
+    if option is not None:
+        return option
+    env = os.environ.get("DLKIT_ISOLATE", "").strip().lower()
+    if env in ("0", "1", "off", "on", "false", "true"):
+        return env in ("1", "on", "true")
+    return os.name == "posix"
+
+
+def _choose_layer(config: pytest.Config, state: GradingState) -> None:
+    """The workers' confinement, probed once; a folder of other people's code is refused
+    where nothing confines the filesystem (the student's own exercises/ never is)."""
+    from autograder import paths
+    from autograder.sandbox import confine
+
+    try:
+        state.layer = confine.select(confine.requested_layer(config.getoption("--sandbox")))
+    except (confine.LayerUnavailable, ValueError) as exc:
+        pytest.exit(str(exc), returncode=pytest.ExitCode.USAGE_ERROR)
+    own = state.impl_root in (paths.exercises_dir().resolve(), paths.solutions_dir().resolve())
+    unconfined = config.getoption("--unconfined") or os.environ.get("DLKIT_UNCONFINED") == "1"
+    problem = None if own else confine.refusal(state.layer, unconfined=unconfined)
+    if problem:
+        pytest.exit(problem, returncode=pytest.ExitCode.USAGE_ERROR)
+
+
 def pytest_report_header(config: pytest.Config) -> list[str]:
     state = config.stash[STATE]
+    where = f" isolated ({state.layer.name})" if state.isolated and state.layer else ""
     return [f"dl-autograder: impl={state.impl_root} seed={state.seed} lang={get_language()} "
-            f"mnist={state.mnist_dir or 'none'}" + (" isolated" if state.isolated else "")]
+            f"mnist={state.mnist_dir or 'none'}" + where]
 
 
 def _exercise_of(item: pytest.Item) -> str:
@@ -153,6 +201,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         state.scores[item.nodeid] = GradedTest(
             nodeid=item.nodeid, exercise=_exercise_of(item), name=item.name,
             points=float(marker.args[0]), hidden=item.get_closest_marker("hidden") is not None)
+    if state.scores and state.isolated and state.layer is None \
+            and config.stash.get(IMPL_OVERRIDE, None) is None:
+        _choose_layer(config, state)
 
 
 # --- fixtures -------------------------------------------------------------------------
@@ -176,7 +227,7 @@ def impl(pytestconfig: pytest.Config):
               "submission_timeout": pytestconfig.getoption("--submission-timeout"),
               "memory": (pytestconfig.getoption("--worker-memory") or 0) * 1024 * 1024 or None}
     remote = RemoteImplementation(state.impl_root, SandboxLimits(
-        **{key: value for key, value in limits.items() if value is not None}))
+        **{key: value for key, value in limits.items() if value is not None}), layer=state.layer)
     state.remote = remote
     try:
         yield remote

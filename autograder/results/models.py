@@ -69,6 +69,7 @@ class GraderReport(BaseModel):
     lang: str = "en"
     exercises: dict[str, dict[str, float]] = Field(default_factory=dict)
     tests: list[GraderTest]
+    isolation: dict = Field(default_factory=dict)  # the workers' confinement, when isolated
 
     @classmethod
     def read(cls, path: Path, max_bytes: int = 16 * 1024 * 1024) -> GraderReport:
@@ -155,6 +156,9 @@ class ExerciseSummary(BaseModel):
     kit_version: str = ""
     lang: str = "en"
     seed: int | None = None
+    # How the student's code was confined (autograder.sandbox.confine): the layer, what it
+    # covered and why stronger layers were not used; empty when no code ran.
+    confinement: dict = Field(default_factory=dict)
 
     @field_validator("graded_at")
     @classmethod

@@ -38,7 +38,6 @@ import builtins
 import json
 import os
 import re
-import select
 import shutil
 import signal
 import subprocess
@@ -57,7 +56,7 @@ from autograder.grading.loader import (
     SubmissionError,
 )
 from autograder.grading.messages import get_language, tr
-from autograder.sandbox import protocol
+from autograder.sandbox import confine, protocol
 from autograder.sandbox.limits import WORKER_UID_BASE, SandboxLimits, human_seconds, human_size
 
 MAX_SUBMITTED_FILE = 2 * 1024 * 1024  # bytes of one exercise file
@@ -282,7 +281,6 @@ class Worker:
         self.isolation: dict = {}
         self.process: subprocess.Popen | None = None
         self.channel: protocol.Channel | None = None
-        self._status_fd = -1
         self.workdir: Path | None = None
         self.depth = 0
         self.module_generation: int | None = None
@@ -292,7 +290,7 @@ class Worker:
     # --- start and stop ---------------------------------------------------------------
 
     def start(self) -> None:
-        impl, limits = self.impl, self.impl.limits
+        impl, limits, layer = self.impl, self.impl.limits, self.impl.layer
         workdir = Path(tempfile.mkdtemp(prefix=f"dlkit-sbx-{self.exercise}-"))
         self.workdir = workdir
         os.chmod(workdir, 0o711)
@@ -303,37 +301,48 @@ class Worker:
             impl.stage(name, submission)
         home = workdir / "home"
         home.mkdir(mode=0o700)
-        (workdir / "root").mkdir(mode=0o755)
-        env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp", "TMPDIR": "/tmp",
+        inside = layer.name == "bwrap"  # paths as the worker sees them
+        home_seen = "/tmp" if inside else str(home)
+        env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": home_seen, "TMPDIR": home_seen,
                "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1",
                "PYTHONHASHSEED": "0", **{name: "1" for name in THREAD_VARS}}
         config = {
             "exercise": self.exercise, "lang": impl.lang, "limits": limits.to_dict(),
-            "uid": limits.uid, "uid_base": WORKER_UID_BASE, "env": env,
-            "root": str(workdir / "root"), "submission": str(submission), "home": str(home),
-            "binds": impl.binds(), "hide": impl.hidden_paths(self.exercise),
-            "namespaces": impl.namespaces, "parent_pid": os.getpid(),
+            "layer": layer.name, "notes": list(layer.skipped),
+            "uid": limits.uid, "uid_base": WORKER_UID_BASE, "grader_uid": os.getuid(), "env": env,
+            "submission": confine.SUBMISSION if inside else str(submission), "home": home_seen,
+            "parent_pid": os.getpid(),
         }
+        if layer.name == "landlock":
+            config["landlock"] = {
+                "read_only": [*impl.readable(self.exercise), str(submission), *confine.ETC_FILES],
+                "read_write": [str(home), *confine.DEVICES]}
         config_path = workdir / "config.json"
         config_path.write_text(json.dumps(config), encoding="utf-8")
         os.chmod(config_path, 0o644)
+        command = [sys.executable, "-I", "-m", "autograder.sandbox.worker", "--config",
+                   str(config_path)]
+        if inside:
+            mounts = confine.Mounts(binds=tuple(impl.binds()),
+                                    hidden=tuple(impl.hidden_paths(self.exercise)),
+                                    submission=str(submission), config=str(config_path),
+                                    tmp_size=limits.tmp_size)
+            command = [shutil.which("bwrap") or "bwrap",
+                       *confine.bwrap_args(mounts, as_root=os.geteuid() == 0), "--",
+                       *command[:-1], confine.CONFIG]
         to_worker_r, to_worker_w = os.pipe()
         from_worker_r, from_worker_w = os.pipe()
-        status_r, status_w = os.pipe()
         log = open(workdir / "launcher.log", "wb")  # noqa: SIM115
         try:
             self.process = subprocess.Popen(
-                [sys.executable, "-I", "-m", "autograder.sandbox.worker", "--config",
-                 str(config_path), "--fd-in", str(to_worker_r), "--fd-out", str(from_worker_w),
-                 "--fd-status", str(status_w)],
-                pass_fds=(to_worker_r, from_worker_w, status_w), stdin=subprocess.DEVNULL,
+                [*command, "--fd-in", str(to_worker_r), "--fd-out", str(from_worker_w)],
+                pass_fds=(to_worker_r, from_worker_w), stdin=subprocess.DEVNULL,
                 stdout=log, stderr=log, env=env, cwd=str(workdir), start_new_session=True)
         finally:
             log.close()
-            for fd in (to_worker_r, from_worker_w, status_w):
+            for fd in (to_worker_r, from_worker_w):
                 os.close(fd)
         _LIVE_WORKERS.add(self)
-        self._status_fd = status_r
         self.channel = protocol.Channel(from_worker_r, to_worker_w, protocol.FROM_WORKER,
                                         timeouts=True)
         deadline = time.monotonic() + limits.start_timeout
@@ -402,12 +411,6 @@ class Worker:
         if self.channel is not None:
             self.channel.close()
             self.channel = None
-        if self._status_fd >= 0:
-            try:
-                os.close(self._status_fd)
-            except OSError:
-                pass
-            self._status_fd = -1
         self.table.clear()
         self.callbacks.clear()
         self._callback_ids.clear()
@@ -520,25 +523,17 @@ class Worker:
 
     def _exit_status(self) -> tuple[str, int] | None:
         """('exit', code) or ('signal', number) of the worker, once it is gone."""
-        if self._status_fd >= 0:
-            ready, _, _ = select.select([self._status_fd], [], [], 5)
-            if ready:
-                try:
-                    line = os.read(self._status_fd, 200).decode(errors="replace").strip()
-                    report = json.loads(line) if line else {}
-                except (OSError, ValueError):
-                    report = {}
-                if isinstance(report.get("signal"), int):
-                    return "signal", report["signal"]
-                if isinstance(report.get("exit"), int):
-                    return "exit", report["exit"]
         if self.process is None:
             return None
         try:
             code = self.process.wait(timeout=5)
         except subprocess.TimeoutExpired:
             return None
-        return ("signal", -code) if code < 0 else ("exit", code)
+        if code < 0:
+            return "signal", -code
+        if self.impl.layer.name == "bwrap" and code > 128:  # bwrap exits 128 + the signal
+            return "signal", code - 128
+        return "exit", code
 
     def _wait(self, what: str):
         """('ok', value, warnings) or ('err', exception, warnings) for the current request."""
@@ -810,11 +805,11 @@ class RemoteImplementation:
     """An implementation folder graded in isolated workers (one per exercise)."""
 
     def __init__(self, root: Path, limits: SandboxLimits | None = None, lang: str | None = None,
-                 namespaces: bool = True):
+                 layer: confine.Layer | None = None):
         self.root = Path(root).resolve()
         self.limits = limits or SandboxLimits()
         self.lang = lang or get_language()
-        self.namespaces = namespaces
+        self.layer = layer or confine.select("auto")
         self.spent = 0.0  # seconds the submission's workers have worked (start-up included)
         self.started = 0  # workers started
         self._exercises: dict[str, RemoteExercise] = {}
@@ -885,7 +880,8 @@ class RemoteImplementation:
     @property
     def isolation(self) -> dict:
         """What the workers' confinement is (from the first worker), and how many started."""
-        return {**self._isolation, "workers_started": self.started}
+        return {"layer": self.layer.name, "not_used": list(self.layer.skipped), **self._isolation,
+                "workers_started": self.started}
 
     def check_file(self, name: str) -> None:
         """The in-process loader's errors for a missing or unreadable file, raised here."""
@@ -931,6 +927,11 @@ class RemoteImplementation:
         paths.add(sys.prefix)  # the path Python uses, if it is a symlink
         out = sorted(p for p in paths if p and p != "/" and os.path.isdir(p))
         return [p for p in out if not any(p != q and p.startswith(q + "/") for q in out)]
+
+    def readable(self, exercise: str) -> list[str]:
+        """What a Landlock-confined worker of ``exercise`` may read: the binds, without the
+        hidden folders (Landlock grants access beneath paths, so the binds are split)."""
+        return confine.allow_list(self.binds(), self.hidden_paths(exercise))
 
     def hidden_paths(self, exercise: str) -> list[str]:
         """Folders inside the binds to hide from ``exercise``'s worker."""

@@ -2,51 +2,47 @@
 
 Started by :mod:`autograder.sandbox.client` as::
 
-    python -I -m autograder.sandbox.worker --config FILE --fd-in N --fd-out M [--fd-status S]
+    [bwrap ARGS --] python -I -m autograder.sandbox.worker --config FILE --fd-in N --fd-out M
 
 ``FILE`` (written by the grading process) names the exercise, the staged copy of the
-submission, the limits and the environment. Requests come on ``--fd-in`` and replies go
-to ``--fd-out`` (:mod:`autograder.sandbox.protocol`); stdin/stdout/stderr are never used
-for the protocol.
+submission, the confinement layer (:mod:`autograder.sandbox.confine`), the limits and the
+environment. Requests come on ``--fd-in`` and replies go to ``--fd-out``
+(:mod:`autograder.sandbox.protocol`); stdin/stdout/stderr are never used for the protocol.
 
 Confinement, in order (what could be applied is reported to the grading process in the
 ``ready`` message, never pretended):
 
-1. **As root** (the launcher is this process): ``unshare`` a new mount, network and PID
-   namespace and fork an *init* (PID 1 of the new PID namespace). The init makes every
-   mount private, builds a new root on a small tmpfs with read-only bind mounts of only
-   what Python needs (``/usr``, the Python installation, the virtual environment, the
-   ``autograder`` package) -- no project folder, no ``solutions/``, no ``graders/``, no
-   home, no host ``/tmp`` -- plus a private ``/proc``, ``/dev/{null,zero,urandom,random}``,
-   the staged submission (read-only) at ``/submission`` and a size-limited tmpfs as
-   ``/tmp``; in a numpy exercise torch, jax, scipy, ... are hidden by empty mounts (and
-   the digits data of scikit-learn in every exercise). It ``chroot``s there and forks the
-   worker, then only reaps processes and reports how the worker ended on ``--fd-status``.
-   When the init exits, the kernel kills every process left in the namespace: a fork
-   storm or a stray child cannot outlive the worker.
-   The worker drops to an unprivileged uid of its own (no supplementary groups,
-   ``PR_SET_NO_NEW_PRIVS``) and dies with its parent (``PR_SET_PDEATHSIG``).
-   The network namespace has only a loopback interface, down: no network at all.
-2. **Not root**: no new root and no uid change; the network is cut with an unprivileged
-   user+network namespace when the kernel allows it (reported either way).
-3. Always: ``RLIMIT_AS``, ``RLIMIT_NPROC`` (effective under the worker's own uid only),
-   ``RLIMIT_FSIZE``, ``RLIMIT_CORE=0``, ``RLIMIT_NOFILE``; a scrubbed environment (PATH,
-   HOME=/tmp, LANG, one thread for OpenMP/MKL/OpenBLAS, nothing from the grading
-   process: no ``DLKIT_*``, no credentials); the working folder is the private tmp;
-   file descriptors 0-2 on ``/dev/null``; ``sys.stdout``/``sys.stderr`` keep the first
-   64 KiB and drop the rest (printing 200 MB neither blocks nor fills a disk).
-4. Import guards, installed before the student's file runs: a ``sys.meta_path`` finder
+1. The layer, from outside or from the worker itself:
+
+   - ``bwrap``: the worker already runs in bubblewrap's new root (only Python, the kit's
+     package and the submission, read-only; a private size-limited /tmp; no network; its
+     own PID namespace). As root (bwrap then leaves it CAP_SETUID/SETGID only) it drops to
+     an unprivileged uid of its own, no supplementary groups.
+   - ``landlock``: as root, the worker first drops to its own uid when Python is readable
+     by it; after its imports and before the student's file is loaded it restricts itself
+     with Landlock and seccomp (:mod:`autograder.sandbox.selfrestrict`): read-only access
+     to Python and the submission, writes only in its private folder, no TCP, no signals
+     outside its domain, no ptrace, mount, unshare, bpf...
+   - ``none``: nothing more than what follows.
+2. Always: ``RLIMIT_AS``, ``RLIMIT_CPU``, ``RLIMIT_NPROC`` (effective under the worker's
+   own uid only), ``RLIMIT_FSIZE``, ``RLIMIT_CORE=0``, ``RLIMIT_NOFILE``;
+   ``PR_SET_NO_NEW_PRIVS`` and death with the grading process; a scrubbed environment
+   (PATH, HOME and TMPDIR in the private folder, LANG, one thread for OpenMP/MKL/OpenBLAS,
+   nothing from the grading process: no ``DLKIT_*``, no credentials); the working folder is
+   the private one; file descriptors 0-2 on ``/dev/null``; ``sys.stdout``/``sys.stderr``
+   keep the first 64 KiB and drop the rest (printing 200 MB neither blocks nor fills a disk).
+3. Import guards, installed before the student's file runs: a ``sys.meta_path`` finder
    refuses ``solutions``, ``graders``, ``autograder`` (the worker's own modules are taken
    out of ``sys.modules``) and, in a numpy exercise, torch/jax/tensorflow/scipy/...
-   (never imported in such a worker); ``sys.path`` holds only the Python installation.
-   torch is imported (with one thread) only in the ``lenet`` worker.
+   (never imported in such a worker; with bwrap and Landlock not even readable);
+   ``sys.path`` holds only the Python installation. torch is imported (with one thread)
+   only in the ``lenet`` worker.
 
 The student's file is then loaded with the rules of the in-process loader
 (:class:`autograder.grading.loader.ExerciseModule`: forbidden-import scan, syntax errors,
 a crash or ``sys.exit`` at import).
 
-This module imports only the standard library at the top: the launcher and the init
-must not load numpy or torch before they fork.
+This module imports only the standard library at the top.
 """
 
 from __future__ import annotations
@@ -60,53 +56,17 @@ import signal
 import sys
 import traceback
 
-CLONE_NEWNS = 0x00020000
-CLONE_NEWUSER = 0x10000000
-CLONE_NEWPID = 0x20000000
-CLONE_NEWNET = 0x40000000
-MS_RDONLY = 1
-MS_NOSUID = 2
-MS_NODEV = 4
-MS_NOEXEC = 8
-MS_REMOUNT = 32
-MS_BIND = 4096
-MS_REC = 16384
-MS_PRIVATE = 1 << 18
 PR_SET_PDEATHSIG = 1
 PR_SET_NO_NEW_PRIVS = 38
-
-NEW_ROOT_DIRS = ("lib", "lib32", "lib64", "libx32", "bin", "sbin")
-DEVICES = ("/dev/null", "/dev/zero", "/dev/urandom", "/dev/random")
-ETC_FILES = ("/etc/ld.so.cache", "/etc/localtime", "/etc/nsswitch.conf")
-
-_libc = None
-
-
-def libc():
-    global _libc
-    if _libc is None:
-        _libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
-    return _libc
-
-
-def _check(result: int, what: str) -> None:
-    if result != 0:
-        errno = ctypes.get_errno()
-        raise OSError(errno, f"{what}: {os.strerror(errno)}")
-
-
-def unshare(flags: int) -> None:
-    _check(libc().unshare(flags), "unshare")
-
-
-def mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None):
-    enc = (lambda s: s.encode() if s is not None else None)
-    _check(libc().mount(enc(source), enc(target), enc(fstype), ctypes.c_ulong(flags), enc(data)),
-           f"mount {target}")
+CPU_MARGIN = 60  # seconds of CPU beyond the submission's wall-clock budget (RLIMIT_CPU)
 
 
 def prctl(option: int, value: int) -> None:
-    _check(libc().prctl(option, ctypes.c_ulong(value), 0, 0, 0), "prctl")
+    """prctl(2): death signal and no_new_privs, which the standard library does not offer."""
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+    if libc.prctl(option, value, 0, 0, 0) != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, os.strerror(errno), "prctl")
 
 
 # --- entry point ----------------------------------------------------------------------
@@ -116,96 +76,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--config", required=True)
     parser.add_argument("--fd-in", type=int, required=True)
     parser.add_argument("--fd-out", type=int, required=True)
-    parser.add_argument("--fd-status", type=int, default=-1)
     args = parser.parse_args(argv)
     with open(args.config, encoding="utf-8") as handle:
         config = json.load(handle)
-    # Die with the grading process, even if it is killed (the launcher is in a session of
-    # its own, out of reach of a kill of the grading process's group).
-    try:
+    try:  # die with the grading process (bwrap's --die-with-parent does it for bwrap)
         prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     except OSError:
         pass
-    if config.get("parent_pid") and os.getppid() != config["parent_pid"]:
+    if config["layer"] != "bwrap" and config.get("parent_pid") and os.getppid() != config["parent_pid"]:
         os._exit(0)  # the grading process is already gone
     os.umask(0o077)
-    if os.geteuid() == 0 and config.get("namespaces", True):
-        _launch_as_root(config, args.fd_in, args.fd_out, args.fd_status)
-    else:
-        if args.fd_status >= 0:
-            os.close(args.fd_status)
-        notes = ["namespaces turned off"] if config.get("namespaces") is False else []
-        _worker(config, args.fd_in, args.fd_out, root=False, notes=notes,
-                drop_uid=os.geteuid() == 0)
-
-
-def _launch_as_root(config: dict, fd_in: int, fd_out: int, fd_status: int) -> None:
-    """The launcher: new namespaces, then the init (PID 1), which forks the worker."""
-    notes: list[str] = []
-    try:
-        unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID)
-    except OSError as exc:  # e.g. in a container without CAP_SYS_ADMIN
-        notes.append(f"no namespaces ({exc.strerror}): host filesystem, network and processes")
-        if fd_status >= 0:
-            os.close(fd_status)
-        _worker(config, fd_in, fd_out, root=False, notes=notes, drop_uid=True)
-        return
-    launcher_pid = os.getpid()
-    pid = os.fork()
-    if pid == 0:
-        _init(config, fd_in, fd_out, fd_status, launcher_pid)
-        os._exit(70)  # not reached
-    for fd in (fd_in, fd_out, fd_status):
-        if fd >= 0:
-            os.close(fd)
-    while True:
-        try:
-            _, status = os.waitpid(pid, 0)
-            break
-        except ChildProcessError:
-            status = 0
-            break
-        except InterruptedError:
-            continue
-    os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
-
-
-def _init(config: dict, fd_in: int, fd_out: int, fd_status: int, launcher_pid: int) -> None:
-    """PID 1 of the worker's namespaces (root): the new root, then reaping."""
-    try:
-        prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-        uid = config.get("uid") or (config["uid_base"] + launcher_pid)
-        _build_root(config, uid)
-    except BaseException as exc:  # noqa: BLE001 - reported, then the worker runs unconfined? no: stop
-        _report_setup_error(fd_out, f"sandbox set-up failed: {type(exc).__name__}: {exc}")
-        os._exit(71)
-    pid = os.fork()
-    if pid == 0:
-        if fd_status >= 0:
-            os.close(fd_status)
-        _worker(config, fd_in, fd_out, root=True, notes=[], uid=uid)
-        os._exit(0)  # not reached
-    os.close(fd_in)
-    os.close(fd_out)
-    # Reap every process of the namespace; report how the worker ended.
-    while True:
-        try:
-            child, status = os.wait()
-        except ChildProcessError:
-            os._exit(0)
-        except InterruptedError:
-            continue
-        if child == pid:
-            if fd_status >= 0:
-                if os.WIFSIGNALED(status):
-                    report = {"signal": os.WTERMSIG(status)}
-                else:
-                    report = {"exit": os.waitstatus_to_exitcode(status)}
-                try:
-                    os.write(fd_status, json.dumps(report).encode() + b"\n")
-                except OSError:
-                    pass
-            os._exit(0)  # the kernel now kills whatever the worker left behind
+    _worker(config, args.fd_in, args.fd_out)
 
 
 def _report_setup_error(fd_out: int, message: str) -> None:
@@ -219,70 +100,13 @@ def _report_setup_error(fd_out: int, message: str) -> None:
         pass
 
 
-def _build_root(config: dict, uid: int) -> None:
-    """Mount the worker's new root (in the new mount namespace) and chroot into it."""
-    mount(None, "/", None, MS_REC | MS_PRIVATE)
-    os.umask(0o022)  # the folders made for mount points must be traversable by the worker
-    root = config["root"]
-    mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=4m,mode=755")
-
-    def place(path: str, directory: bool) -> str:
-        target = root + path
-        if directory:
-            os.makedirs(target, mode=0o755, exist_ok=True)
-        else:
-            os.makedirs(os.path.dirname(target), mode=0o755, exist_ok=True)
-            if not os.path.exists(target):
-                with open(target, "w"):
-                    pass
-        return target
-
-    def bind(source: str, devices: bool = False, target: str | None = None) -> None:
-        if not os.path.exists(source):
-            return
-        dest = place(target or source, os.path.isdir(source))
-        mount(source, dest, None, MS_BIND | MS_REC)
-        mount(None, dest, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID
-              | (0 if devices else MS_NODEV))
-
-    # The private /tmp comes first: binds below it (a virtualenv or checkout under the host's
-    # /tmp) are then mounted on top of it instead of being hidden by it.
-    tmp = place("/tmp", True)
-    size = int(config["limits"]["tmp_size"])
-    mount("tmpfs", tmp, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size},mode=700,uid={uid},gid={uid}")
-    for name in NEW_ROOT_DIRS:  # /lib -> usr/lib on merged-/usr systems, else a bind mount
-        host = "/" + name
-        if os.path.islink(host):
-            os.symlink(os.readlink(host), root + host)
-        elif os.path.isdir(host):
-            bind(host)
-    bind("/usr")
-    for path in ETC_FILES:
-        bind(path)
-    for path in config["binds"]:
-        bind(path)
-    for path in DEVICES:
-        bind(path, devices=True)
-    bind(config["submission"], target="/submission")
-    for path in config.get("hide", ()):  # empty, read-only: hidden from the worker
-        if os.path.isdir(root + path):
-            mount("tmpfs", root + path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV, "size=4k,mode=555")
-    proc = place("/proc", True)
-    mount("proc", proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
-    mount(None, root, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
-    os.chroot(root)
-    os.chdir("/tmp")
-    os.umask(0o077)
-
-
 # --- the worker process -------------------------------------------------------------
 
-def _worker(config: dict, fd_in: int, fd_out: int, *, root: bool, notes: list[str],
-            uid: int | None = None, drop_uid: bool = False) -> None:
+def _worker(config: dict, fd_in: int, fd_out: int) -> None:
     """Confine this process, then serve requests until told to stop (never returns)."""
     try:
         _close_other_fds({0, 1, 2, fd_in, fd_out})
-        isolation = _confine(config, root=root, uid=uid, drop_uid=drop_uid, notes=notes)
+        isolation = _confine(config)
         runtime = Runtime(config, fd_in, fd_out, isolation)
     except BaseException as exc:  # noqa: BLE001 - tell the grading process, then stop
         where = "".join(traceback.format_tb(exc.__traceback__)[-3:])
@@ -300,53 +124,73 @@ def _close_other_fds(keep: set[int]) -> None:
     os.closerange(low, 65536)
 
 
-def _confine(config: dict, *, root: bool, uid: int | None, drop_uid: bool, notes: list[str]) -> dict:
+LAYER_REPORT = {
+    "bwrap": {"filesystem": "private root (bubblewrap)", "network": "none (network namespace)",
+              "processes": "private PID namespace"},
+    "landlock": {"filesystem": "Landlock (read-only Python and submission, writes in its folder)",
+                 "network": "Landlock/seccomp (no TCP, no inet sockets)",
+                 "processes": "host PID namespace; signals limited to its own (Landlock scope)"},
+    "none": {"filesystem": "host filesystem (unconfined)", "network": "host network (unconfined)",
+             "processes": "host process table"},
+}
+
+
+def _open_to_others(path: str) -> bool:
+    """Whether any user can traverse to ``path`` and read it (judged by the mode bits)."""
+    import stat
+
+    path = os.path.realpath(path)
+    ancestors = [path]
+    while os.path.dirname(ancestors[-1]) != ancestors[-1]:
+        ancestors.append(os.path.dirname(ancestors[-1]))
+    try:
+        modes = [os.stat(p).st_mode for p in ancestors]
+    except OSError:
+        return False
+    return bool(modes[0] & stat.S_IROTH) and all(m & stat.S_IXOTH for m in modes)
+
+
+def _drop_uid(config: dict, report: dict) -> None:
+    """As root: become an unprivileged uid of the worker's own (caps are cleared with it)."""
+    target = config.get("uid") or (config["uid_base"] + os.getpid() % 1_000_000)
+    if config["layer"] != "bwrap":  # on the host: the private folder must become the worker's
+        for path in {sys.base_prefix, sys.prefix}:
+            if not _open_to_others(path):
+                report["notes"].append(
+                    f"uid not changed: Python ({path}) is not readable by other users"
+                    + ("; Landlock and seccomp confine root" if config["layer"] == "landlock" else ""))
+                return
+        os.chown(config["home"], target, target)
+    os.setgroups([])
+    os.setresgid(target, target, target)
+    os.setresuid(target, target, target)
+    report["uid"] = target
+    prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # cleared by the uid change: set again
+
+
+def _confine(config: dict) -> dict:
     import resource
 
-    limits = config["limits"]
-    report = {"filesystem": "private root (chroot)" if root else "host filesystem",
-              "network": "host network", "processes": "host process table", "uid": os.getuid(),
-              "notes": list(notes)}
-    if root:
-        report["network"] = "none (network namespace)"
-        report["processes"] = "private PID namespace"
+    limits, layer = config["limits"], config["layer"]
+    report = {"layer": layer, **LAYER_REPORT[layer], "uid": os.getuid(),
+              "notes": list(config.get("notes", ()))}
     fds = {0: os.O_RDONLY, 1: os.O_WRONLY, 2: os.O_WRONLY}
     for fd, mode in fds.items():
         null = os.open("/dev/null", mode)
         if null != fd:
             os.dup2(null, fd)
             os.close(null)
-    if root or (drop_uid and os.geteuid() == 0):
-        target = uid or (config["uid_base"] + os.getpid())
-        if not root:
-            os.chown(config["home"], target, target)
-        os.setgroups([])
-        os.setresgid(target, target, target)
-        os.setresuid(target, target, target)
-        report["uid"] = target
-        prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # cleared by the uid change: set again
-        if root and os.getppid() != 1:
-            os._exit(0)  # the init is gone
-        if not root:
-            for path in {sys.base_prefix, sys.prefix}:
-                if not os.access(path, os.R_OK | os.X_OK):
-                    raise PermissionError(
-                        f"Python ({path}) is not readable by the unprivileged worker uid {target}: "
-                        "without namespaces, install Python where every user can read it")
-    elif os.geteuid() != 0:
-        try:  # an unprivileged user namespace owning a new, empty network namespace
-            unshare(CLONE_NEWUSER | CLONE_NEWNET)
-            report["network"] = "none (user + network namespace)"
-        except OSError as exc:
-            report["notes"].append(f"network not isolated: unshare failed ({exc.strerror})")
+    if os.geteuid() == 0:
+        _drop_uid(config, report)
     try:
         prctl(PR_SET_NO_NEW_PRIVS, 1)
     except OSError:
         report["notes"].append("PR_SET_NO_NEW_PRIVS unavailable")
     applied = {}
+    cpu = int(float(limits["submission_timeout"])) + CPU_MARGIN
     for name, value in (("RLIMIT_AS", limits["memory"]), ("RLIMIT_FSIZE", limits["file_size"]),
                         ("RLIMIT_NOFILE", limits["open_files"]), ("RLIMIT_CORE", 0),
-                        ("RLIMIT_NPROC", limits["processes"])):
+                        ("RLIMIT_NPROC", limits["processes"]), ("RLIMIT_CPU", cpu)):
         kind = getattr(resource, name)
         _, hard = resource.getrlimit(kind)
         value = int(value) if hard == resource.RLIM_INFINITY else min(int(value), hard)
@@ -357,15 +201,14 @@ def _confine(config: dict, *, root: bool, uid: int | None, drop_uid: bool, notes
             report["notes"].append(f"{name} not set: {exc}")
     if os.geteuid() == 0:
         report["notes"].append("RLIMIT_NPROC is not enforced for root")
-    elif not root and not drop_uid:
+    elif report["uid"] == config.get("grader_uid"):
         report["notes"].append("RLIMIT_NPROC counts every process of this user, not only the worker's")
     report["rlimits"] = applied
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a too-large write fails (EFBIG), no kill
     os.environ.clear()
     os.environ.update(config["env"])
-    if not root:
-        os.chdir(config["home"])
-        os.environ["HOME"] = os.environ["TMPDIR"] = config["home"]
+    os.chdir(config["home"])
+    os.environ["HOME"] = os.environ["TMPDIR"] = config["home"]
     return report
 
 
@@ -470,7 +313,7 @@ class Runtime:
             self.trusted["lenet_helpers"] = importlib.import_module("autograder.sandbox.lenet_helpers")
         protocol.use_torch(self.torch)  # never a "torch" the student put in sys.modules
         sys.dont_write_bytecode = True
-        submission = "/submission" if isolation["filesystem"].startswith("private") else config["submission"]
+        submission = config["submission"]
         self.submission = submission.rstrip("/") + "/"
         self.module = loader.ExerciseModule(self.exercise, Path(submission) / f"{self.exercise}.py")
         self.limits = config["limits"]
@@ -489,6 +332,11 @@ class Runtime:
         del self.callbacks[0]
         self.depth = 0
         self.chan = protocol.Channel(fd_in, fd_out, protocol.FROM_PARENT)
+        if config["layer"] == "landlock":  # after the imports, before the student's code
+            from autograder.sandbox import selfrestrict
+
+            rules = config["landlock"]
+            isolation.update(selfrestrict.restrict(rules["read_only"], rules["read_write"]))
         self._install_guards(config)
         if "torch" in sys.modules and self.exercise != "lenet":
             raise RuntimeError("torch was imported in a numpy worker")
