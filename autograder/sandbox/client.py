@@ -931,7 +931,7 @@ class RemoteImplementation:
     def readable(self, exercise: str) -> list[str]:
         """What a Landlock-confined worker of ``exercise`` may read: the binds, without the
         hidden folders (Landlock grants access beneath paths, so the binds are split)."""
-        return confine.allow_list(self.binds(), self.hidden_paths(exercise))
+        return confine.allow_list(["/usr", *self.binds()], self.hidden_paths(exercise))
 
     def hidden_paths(self, exercise: str) -> list[str]:
         """Folders inside the binds to hide from ``exercise``'s worker."""

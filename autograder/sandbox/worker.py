@@ -335,8 +335,15 @@ class Runtime:
         if config["layer"] == "landlock":  # after the imports, before the student's code
             from autograder.sandbox import selfrestrict
 
+            if self.torch is not None:  # torch reads /proc/cpuinfo at its first operation
+                self.torch.zeros(1).add_(1)
             rules = config["landlock"]
-            isolation.update(selfrestrict.restrict(rules["read_only"], rules["read_write"]))
+            restricted = selfrestrict.restrict(rules["read_only"], rules["read_write"])
+            notes = isolation["notes"] + restricted.pop("notes", [])
+            isolation.update(restricted, notes=notes)
+            if isolation.get("unconfined_threads"):  # Landlock < ABI 8 confines this thread only
+                raise RuntimeError(f"{isolation['unconfined_threads']} thread(s) started before "
+                                   "Landlock could not be confined")
         self._install_guards(config)
         if "torch" in sys.modules and self.exercise != "lenet":
             raise RuntimeError("torch was imported in a numpy worker")
