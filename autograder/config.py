@@ -104,7 +104,7 @@ class GradeConfig(BaseSettings):
         "auto = when the graders offer it",
     )
 
-    sandbox: Literal["auto", "bwrap", "landlock", "none"] = Field(
+    sandbox_layer: Literal["auto", "bwrap", "landlock", "none"] = Field(
         "auto",
         description="confinement of the isolated workers (autograder.sandbox.confine): auto = "
         "the strongest available",

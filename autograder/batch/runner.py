@@ -139,7 +139,7 @@ def batch_confinement(config: GradeConfig, isolate: bool) -> dict:
             )
         return {"layer": "in-process", "unconfined": True}
     try:
-        layer = confine.select(config.sandbox)
+        layer = confine.select(config.sandbox_layer)
     except confine.LayerUnavailable as exc:
         raise OperatorError(str(exc)) from None
     problem = confine.refusal(layer, unconfined=config.unconfined)

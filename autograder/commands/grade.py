@@ -204,7 +204,7 @@ def grade(
                 seed=seed,
                 memory_limit_mb=memory_limit,
                 isolate=isolate,
-                sandbox=sandbox,
+                sandbox_layer=sandbox,
                 unconfined=unconfined,
             )
             found = discover(submissions, config.exercises)

@@ -54,7 +54,9 @@ from collections.abc import Sequence
 
 #: Syscalls refused with EPERM: debugging other processes, changing mounts/namespaces,
 #: kernel keyrings, eBPF/perf, modules, raw handles and port I/O, swap, reboot, the clock,
-#: and io_uring (its operations, e.g. IORING_OP_SOCKET, are not seen by seccomp).
+#: io_uring (its operations, e.g. IORING_OP_SOCKET, are not seen by seccomp), and leaving
+#: the worker's process group or session (setsid, setpgid): without a PID namespace, the
+#: grading side ends every process of the submission by killing that group.
 DENIED_SYSCALLS = (
     "ptrace", "process_vm_readv", "process_vm_writev", "pidfd_getfd",
     "mount", "umount2", "pivot_root", "chroot", "unshare", "setns",
@@ -63,6 +65,7 @@ DENIED_SYSCALLS = (
     "open_by_handle_at", "name_to_handle_at", "iopl", "ioperm",
     "swapon", "swapoff", "reboot", "settimeofday", "clock_settime",
     "io_uring_setup", "io_uring_enter", "io_uring_register",
+    "setsid", "setpgid",  # no PID namespace here: the worker's process group must hold all
 )
 #: clone() flags that create namespaces: refused like unshare(). clone3() passes its flags
 #: in memory seccomp cannot read, so it fails with ENOSYS and glibc falls back to clone().
