@@ -11,8 +11,13 @@ Modules:
 
 - :mod:`autograder.sandbox.protocol`: frames on dedicated pipes, the value encoding,
   mirrored arrays and dicts, strict decoding;
-- :mod:`autograder.sandbox.worker`: the worker process (namespaces, chroot, unprivileged
-  user, resource limits, import guards) and its request loop;
+- :mod:`autograder.sandbox.confine`: the confinement layer (bubblewrap, else Landlock +
+  seccomp, else none and a refusal to grade other people's code), probed once, and
+  bubblewrap's argument list;
+- :mod:`autograder.sandbox.selfrestrict`: the Landlock + seccomp layer, applied by the
+  worker to itself;
+- :mod:`autograder.sandbox.worker`: the worker process (unprivileged uid as root, resource
+  limits, import guards) and its request loop;
 - :mod:`autograder.sandbox.client`: the grading side: spawning, time limits, replacing a
   dead worker, re-raising the student's exceptions;
 - :mod:`autograder.sandbox.limits`: the limits and their defaults;

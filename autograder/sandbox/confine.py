@@ -109,7 +109,7 @@ def bwrap_args(mounts: Mounts, *, as_root: bool) -> list[str]:
     made: set[str] = set()
     for path in mounts.binds:
         for parent in _parents(path):  # traversable by the worker's uid, whatever the host's mode
-            if parent not in made and not parent.startswith(("/usr/", "/tmp/")) and parent != "/tmp":
+            if parent not in made and parent not in ("/usr", "/tmp") and not parent.startswith("/usr/"):
                 args += ["--perms", "0755", "--dir", parent]
                 made.add(parent)
         args += ["--ro-bind", path, path]
