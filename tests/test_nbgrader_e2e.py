@@ -10,7 +10,8 @@ file, graded by ``pytest graders --impl``):
 - ``ref``: the reference solution, fetched and submitted through nbgrader's exchange;
 - ``10001`` (Moodle folder): a real mistake (``db`` averaged instead of summed);
 - ``10002`` (Canvas file): the untouched release notebook;
-- ``10003`` (Moodle folder): calls ``os._exit`` (the kernel dies);
+- ``10003`` (Moodle folder): calls ``os._exit`` at import (its isolated worker exits: 0, with
+  the reason);
 - ``10004`` (Canvas file): ``relu_backward`` left undone, its test cell edited to ``_points = 999``;
 - ``10005`` (Moodle folder, notebook zipped): ``relu_backward`` left undone, its test cell deleted.
 
@@ -217,7 +218,8 @@ def test_autograde_summary_reports_the_crash_and_the_restored_cells(pipeline):
             rows.setdefault(student, []).append(cells[4])
     problems = {name: " ".join(parts) for name, parts in rows.items()}
     assert set(problems) == {"ref", "10001", "10002", "10003", "10004", "10005"}, out
-    assert "kernel died" in problems["10003"], out
+    assert "os._exit(1)" in problems["10003"] and "could not be imported" in problems["10003"], out
+    assert "confinement of the students' code: " in out and "none" not in out.split("code: ")[-1], out
     assert problems["10004"] == f"cell {TAMPERED} was edited: restored", out
     assert problems["10005"] == f"test cell {TAMPERED} was deleted: restored", out
     for name in ("ref", "10001", "10002"):  # untouched test cells (even those with hidden tests)
@@ -241,8 +243,8 @@ def test_feedback_shows_no_hidden_test(pipeline):
     visible = {t["name"].split("[")[0] for t in testmap["tests"] if not t["hidden"]}
     assert hidden
     pages = sorted((course.root / "feedback").glob(f"*/{EXERCISE}/{EXERCISE}.html"))
-    # every student whose notebook ran has feedback (the crashed one has none to show)
-    assert {p.parts[-3] for p in pages} == {"ref", "10001", "10002", "10004", "10005"}
+    # every student has feedback, the one whose code exits at import too (it says why)
+    assert {p.parts[-3] for p in pages} == {"ref", "10001", "10002", "10003", "10004", "10005"}
     for page in pages:
         text = page.read_text(encoding="utf-8")
         assert not [name for name in hidden if name in text], page

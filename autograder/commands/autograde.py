@@ -1,4 +1,4 @@
-"""``autograder autograde``: nbgrader autograde, one student per process, with a summary."""
+"""``autograder autograde``: grade an nbgrader assignment through the isolated path, with a summary."""
 
 from __future__ import annotations
 
@@ -14,11 +14,18 @@ def autograde(
     assignment: str = typer.Argument(..., help="assignment (exercise) name"),
     course: Path = COURSE_OPTION,
     student: list[str] = typer.Option(None, "--student", "-s", help="only this student (repeatable)"),
-    timeout: int = typer.Option(None, "--timeout", help="seconds per cell [default: the build's]"),
+    timeout: int = typer.Option(None, "--timeout", help="seconds for one student's exercise [600]"),
+    jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="students graded at the same time"),
+    sandbox: str = typer.Option(None, "--sandbox",
+                                help="auto, bwrap, landlock or none: confinement of the code"),
+    unconfined: bool = typer.Option(False, "--unconfined",
+                                    help="grade even where no filesystem confinement works"),
     ignore_grader_changes: bool = typer.Option(
         False, "--ignore-grader-changes", help="grade even if the graders changed since the build"),
 ) -> None:
-    """Autograde the collected submissions; one student's crash scores 0 for that student only."""
+    """Grade the collected submissions in isolation; write nbgrader's gradebook and the
+    autograded notebooks its feedback reads."""
+    from autograder.batch.discovery import OperatorError
     from autograder.course.autograde import autograde_assignment, graders_changed
 
     target = open_course(course)
@@ -37,14 +44,23 @@ def autograde(
         console.print(f"  {result.student}: {result.score:g} / {result.max_score:g} "
                       f"({result.seconds:.1f} s)")
 
-    console.print(f"autograding {len(students)} submission(s) of {assignment}, one process each")
-    results = autograde_assignment(target, assignment, students, cell_timeout=timeout, progress=progress)
+    console.print(f"autograding {len(students)} submission(s) of {assignment}, isolated")
+    try:
+        outcome = autograde_assignment(target, assignment, students, timeout, progress, jobs=jobs,
+                                       sandbox=sandbox, unconfined=unconfined)
+    except OperatorError as exc:
+        console.print(f"[red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(2)
     table = Table(title=f"{assignment}: autograde summary")
     for column, justify in (("student", "left"), ("score", "right"), ("max", "right"),
                             ("seconds", "right"), ("problems", "left")):
         table.add_column(column, justify=justify)
-    for result in results:
+    for result in outcome.students:
         style = "red" if not result.ok else ("green" if result.score == result.max_score else None)
         table.add_row(result.student, f"{result.score:g}", f"{result.max_score:g}", f"{result.seconds:.1f}",
                       "\n".join(result.problems) or "-", style=style)
     console.print(table)
+    for problem in outcome.gradebook_problems:
+        console.print(f"[yellow]nbgrader gradebook:[/] {problem}", highlight=False)
+    console.print(f"confinement of the students' code: {outcome.confinement.get('layer', '?')}",
+                  highlight=False)

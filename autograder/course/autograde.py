@@ -1,31 +1,40 @@
-"""Autograde an assignment one student at a time, so that one student cannot fail the batch.
+"""Autograde an assignment through the isolated batch path, never in an nbgrader kernel.
 
-``nbgrader autograde EX --student S --force`` runs in its own process for each student,
-with ``DLKIT_GRADERS`` set to the kit's trusted graders (the kernel's ``run_tests`` reads
-the tests from there, never from the public copy that came back with the submission).
-nbgrader itself (config: :mod:`autograder.course.config`) restores test cells a student
-edited (checksums of locked cells) or deleted (``add_missing_cells``), and interrupts a
-cell that runs past the per-cell time-out. When a student's run fails anyway (the kernel
-died: ``os._exit``, a segfault, memory), the student is reported and every grade of the
-submission is set to 0 in the gradebook.
+``nbgrader autograde`` would run each student's notebook in a kernel with the
+instructor's rights. Here the student's code is taken out of the notebook (answer cells
+and the student's own code cells, never test cells) and graded exactly as
+``autograder grade`` grades it (:mod:`autograder.batch`: one isolated, confined worker
+per student and exercise, the kit's own graders on the trusted side); then
+
+- the points of each "autograded tests" cell go to the course's nbgrader gradebook
+  (:mod:`autograder.batch.nbgrader_sync`), so formgrader, ``nbgrader export`` and
+  ``autograder export --course`` show them;
+- the autograded notebook nbgrader's feedback reads is written from the grade
+  (:mod:`autograder.course.autograded`), with locked cells restored and each test cell
+  showing what the checks said.
+
+A student whose code crashes, exits or loops loses the points of what it broke, with a
+message; the batch goes on. The kit's own grades go to ``<course>/.dlkit/grade/``.
 
 Result per student (:class:`StudentResult`): score, max score, problems (one line each:
-restored cells, kernel death, time-outs), seconds.
+restored cells, crashes), seconds.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import time
 from dataclasses import dataclass, field
 
 from autograder import paths
 from autograder.course.layout import COURSE_ID, Course
-from autograder.course.nbgrader_cli import error_lines, run_nbgrader
 from autograder.course.testmap import grader_points, load_tests
 
-STUDENT_TIMEOUT = 3600  # seconds for one student's whole run (cells have their own time-out)
+@dataclass
+class AutogradeOutcome:
+    students: list[StudentResult]
+    gradebook_problems: list[str]  # what could not be written to nbgrader's gradebook
+    confinement: dict  # the layer the students' code ran under
 
 
 @dataclass
@@ -91,33 +100,6 @@ def tampered_cells(course: Course, exercise: str, student: str) -> list[str]:
     return problems
 
 
-def _problems_from_log(output: str) -> list[str]:
-    """One line per failure nbgrader hit, read from its log."""
-    problems = []
-    if re.search(r"DeadKernelError|Kernel died|kernel died", output):
-        problems.append("the kernel died (os._exit, a crash or out of memory)")
-    if "CellTimeoutError" in output or "Cell execution timed out" in output:
-        problems.append("a cell ran past the time-out")
-    return problems
-
-
-def _zero_submission(course: Course, exercise: str, student: str) -> None:
-    """Score every grade of a failed submission 0 (not 'needs manual grading')."""
-    from nbgrader.api import Gradebook, MissingEntry  # importing nbgrader takes seconds
-
-    with Gradebook(course.db_url, COURSE_ID) as gb:
-        try:
-            submission = gb.find_submission(exercise, student)
-        except MissingEntry:
-            return
-        for notebook in submission.notebooks:
-            for grade in notebook.grades:
-                grade.auto_score = 0
-                grade.manual_score = None
-                grade.needs_manual_grade = False
-        gb.db.commit()
-
-
 def _score(course: Course, exercise: str, student: str) -> tuple[float, float]:
     from nbgrader.api import Gradebook, MissingEntry
 
@@ -129,36 +111,57 @@ def _score(course: Course, exercise: str, student: str) -> tuple[float, float]:
         return float(submission.score), float(submission.max_score)
 
 
-def autograde_student(course: Course, exercise: str, student: str,
-                      cell_timeout: int | None = None) -> StudentResult:
-    """Autograde one student's submission of ``exercise`` in its own nbgrader process."""
-    args = ["autograde", exercise, "--student", student, "--force"]
-    if cell_timeout:
-        args.append(f"--Execute.timeout={int(cell_timeout)}")
-    start = time.perf_counter()
-    run = run_nbgrader(course.root, *args, env={"DLKIT_GRADERS": str(paths.graders_dir())},
-                       timeout=STUDENT_TIMEOUT)
-    seconds = time.perf_counter() - start
-    problems = tampered_cells(course, exercise, student) + _problems_from_log(run.output)
-    if not run.ok:
-        if not any("kernel died" in p for p in problems):
-            problems.append("nbgrader autograde failed: " +
-                            ("; ".join(error_lines(run.output, 2)) or f"exit code {run.code}"))
-        _zero_submission(course, exercise, student)
-    score, max_score = _score(course, exercise, student)
-    return StudentResult(student, score, max_score, problems, seconds, ok=run.ok)
-
-
 def autograde_assignment(course: Course, exercise: str, students: list[str] | None = None,
-                         cell_timeout: int | None = None, progress=None) -> list[StudentResult]:
-    """Autograde every collected student (or ``students``) of ``exercise``, one process each.
+                         timeout: int | None = None, progress=None, *, jobs: int = 1,
+                         sandbox: str | None = None, unconfined: bool = False) -> AutogradeOutcome:
+    """Grade every collected student (or ``students``) of ``exercise``, isolated.
 
-    progress: called with each StudentResult as it is done (for a live report).
+    timeout: seconds for one student's exercise (default: the batch's). progress: called
+    with each StudentResult as it is done. Raises OperatorError when the code cannot be
+    confined here and ``unconfined`` is not given (see autograder.sandbox.confine).
     """
-    results = []
-    for student in students or course.students(exercise):
-        result = autograde_student(course, exercise, student, cell_timeout)
+    from autograder.batch.discovery import discover
+    from autograder.batch.nbgrader_sync import NbgraderSync
+    from autograder.batch.runner import grade_batch
+    from autograder.config import GradeConfig
+    from autograder.course.autograded import write_autograded
+    from autograder.gradebook import Gradebook
+
+    found = discover(course.submitted(), [exercise])
+    wanted = set(students or course.students(exercise))
+    found.students = [s for s in found.students if s.folder.name in wanted]
+    found.course_dir = course.root
+    settings = {"exercises": [exercise], "out": course.state_dir / "grade", "jobs": jobs,
+                "lang": course.settings().get("lang", "en"), "unconfined": unconfined,
+                **({"timeout": timeout} if timeout else {}),
+                **({"sandbox_layer": sandbox} if sandbox else {})}
+    config = GradeConfig(**settings)
+    sync = NbgraderSync(found, course_id=COURSE_ID)
+    results: list[StudentResult] = []
+    folders = {s.student: s.folder.name for s in found.students}
+    started = time.perf_counter()
+
+    def after_student(result) -> None:
+        nonlocal started
+        student = folders.get(result.student, result.student)
+        sync.after_student(result)
+        tests = [t for t in result.tests if t.exercise == exercise]
+        written = write_autograded(course, exercise, student, tests)
+        problems = tampered_cells(course, exercise, student) + list(result.problems)
+        failed = {t.output for t in tests if t.status == "failed"}
+        if tests and len(failed) == 1 and all(t.status == "failed" for t in tests):
+            problems.append(failed.pop())  # one reason for every test: a crash at import...
+        if written is None and not problems:
+            problems.append(f"{exercise}.ipynb is not a readable notebook")
+        score, max_score = _score(course, exercise, student)
+        crashed = any(s.status != "graded" for s in result.exercises.values())
+        done = StudentResult(student, score, max_score, problems,
+                             time.perf_counter() - started, ok=not crashed)
+        started = time.perf_counter()
+        results.append(done)
         if progress is not None:
-            progress(result)
-        results.append(result)
-    return results
+            progress(done)
+
+    with Gradebook(config.db_url()) as gradebook:
+        batch = grade_batch(config, found, gradebook, force=True, after_student=after_student)
+    return AutogradeOutcome(results, sync.report.problems, batch.confinement)

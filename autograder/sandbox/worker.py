@@ -62,7 +62,10 @@ CPU_MARGIN = 60  # seconds of CPU beyond the submission's wall-clock budget (RLI
 
 
 def prctl(option: int, value: int) -> None:
-    """prctl(2): death signal and no_new_privs, which the standard library does not offer."""
+    """prctl(2): death signal and no_new_privs, which the standard library does not offer
+    (OSError off Linux: macOS has neither, and the worker goes on without them)."""
+    if not sys.platform.startswith("linux"):
+        raise OSError(38, "prctl is Linux-only", "prctl")
     libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
     if libc.prctl(option, value, 0, 0, 0) != 0:
         errno = ctypes.get_errno()
