@@ -104,6 +104,7 @@ def bwrap_args(mounts: Mounts, *, as_root: bool) -> list[str]:
             args += ["--symlink", os.readlink(host), host]
         elif os.path.isdir(host):
             args += ["--ro-bind", host, host]
+    args += ["--perms", "0755", "--dir", "/etc"]  # else 0700: unreadable after the uid change
     for path in ETC_FILES:
         args += ["--ro-bind-try", path, path]
     made: set[str] = set()

@@ -49,7 +49,7 @@ from __future__ import annotations
 
 import argparse
 import ctypes
-import ctypes.util
+import functools
 import json
 import os
 import signal
@@ -61,12 +61,19 @@ PR_SET_NO_NEW_PRIVS = 38
 CPU_MARGIN = 60  # seconds of CPU beyond the submission's wall-clock budget (RLIMIT_CPU)
 
 
+@functools.lru_cache(maxsize=1)
+def _libc():
+    # The process's own libc: no find_library, which runs ldconfig/gcc (~0.1 s, more once
+    # the uid has changed and /etc/ld.so.cache may be unreadable).
+    return ctypes.CDLL(None, use_errno=True)
+
+
 def prctl(option: int, value: int) -> None:
     """prctl(2): death signal and no_new_privs, which the standard library does not offer
     (OSError off Linux: macOS has neither, and the worker goes on without them)."""
     if not sys.platform.startswith("linux"):
         raise OSError(38, "prctl is Linux-only", "prctl")
-    libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+    libc = _libc()
     if libc.prctl(option, value, 0, 0, 0) != 0:
         errno = ctypes.get_errno()
         raise OSError(errno, os.strerror(errno), "prctl")
