@@ -239,8 +239,9 @@ def snapshot(subs: Path, out: Path, db: Path) -> dict[str, str]:
                 continue  # __pycache__: the imports of whoever works on the kit
             if path.is_symlink():
                 found[str(path)] = "link to " + os.readlink(path)
-            elif path.is_dir():
-                found[str(path)] = "\n".join(sorted(os.listdir(path)))
+            elif path.is_dir():  # (a fresh checkout's first imports add __pycache__ folders)
+                found[str(path)] = "\n".join(sorted(n for n in os.listdir(path)
+                                                    if n != "__pycache__"))
             else:
                 found[str(path)] = hashlib.sha256(path.read_bytes()).hexdigest()
     found.update({str(marker): str(marker.exists()) for marker in MARKER_PATHS})

@@ -26,6 +26,11 @@ def test_allow_list_splits_roots_around_holes(tmp_path):
     assert sorted(allowed) == sorted([f"{root}/a/b/d", f"{root}/a/e", f"{root}/f"])
     assert confine.allow_list([root], []) == [root]
     assert confine.allow_list([root], [root]) == []
+    (tmp_path / "lib64").symlink_to("a")  # like a venv's lib64 -> lib
+    (tmp_path / "f" / "elsewhere").symlink_to(tmp_path / "f")
+    allowed = confine.allow_list([root], [f"{root}/a/b/c"])
+    assert f"{root}/lib64" not in allowed, "a link above a hole would grant the hole"
+    assert f"{root}/f" in allowed
 
 
 def test_bwrap_args_order_and_contents():

@@ -135,12 +135,22 @@ def allow_list(roots: list[str] | tuple[str, ...], holes: list[str] | tuple[str,
 
     For an allow-list mechanism such as Landlock: a root with a hole in it is replaced by
     its entries, recursively along the way to the hole. ``allow_list(['/a'], ['/a/b/c'])``
-    gives ``/a``'s entries but ``b``, and ``/a/b``'s entries but ``c``.
+    gives ``/a``'s entries but ``b``, and ``/a/b``'s entries but ``c``. Paths are compared
+    resolved, and a symbolic link into or above a hole is left out (Landlock follows links:
+    a venv's ``lib64 -> lib`` would otherwise grant all of ``lib``).
     """
-    holes = [os.path.normpath(h) for h in holes]
+    holes = [os.path.realpath(h) for h in holes]
+
+    def touches_hole(path: str) -> bool:
+        return any(path == h or h.startswith(path + "/") or path.startswith(h + "/") for h in holes)
+
     out: list[str] = []
 
     def walk(path: str) -> None:
+        if os.path.islink(path):
+            if not touches_hole(os.path.realpath(path)):
+                out.append(path)
+            return
         if path in holes:
             return
         if not any(h.startswith(path + "/") for h in holes):
@@ -154,7 +164,7 @@ def allow_list(roots: list[str] | tuple[str, ...], holes: list[str] | tuple[str,
             walk(os.path.join(path, name))
 
     for root in roots:
-        walk(os.path.normpath(root))
+        walk(os.path.realpath(root))
     return out
 
 
