@@ -410,6 +410,12 @@ class ScoreKeeper:
         percent = 100.0 * earned / available if available else 0.0
         tw.write_line(f"{tr('total', 'tổng'):<12} {earned:>7g} / {available:<5g}  ({percent:.1f}%)",
                       bold=True, green=earned == available, red=earned < available)
+        if self.state.isolated and self.state.layer is not None:
+            layer = self.state.layer.name
+            tw.write_line(tr(f"the code ran in isolated workers, confinement: {layer}",
+                             f"code đã chạy trong tiến trình cách ly, mức cô lập: {layer}")
+                          + ("" if self.state.layer.confines_filesystem else
+                             tr(" (no filesystem confinement)", " (không cô lập hệ thống tệp)")))
 
     def pytest_sessionfinish(self) -> None:
         if self.state.grade_json is None:
