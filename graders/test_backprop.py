@@ -39,6 +39,7 @@ from autograder.grading.checks import (
     unpack,
 )
 from autograder.grading.messages import tr
+from autograder.grading.plugin import student_location
 from autograder.grading.numgrad import numerical_gradient, numerical_gradient_array
 
 # --- tolerances -----------------------------------------------------------------------
@@ -143,13 +144,8 @@ def check_net(check, *args, mistakes=(), **kwargs):
 
 
 def student_line(exc, bp):
-    """' (backprop.py line N)' for the deepest frame of ``exc`` in the student's file."""
-    line, tb = "", exc.__traceback__
-    while tb is not None:
-        if tb.tb_frame.f_code.co_filename == str(bp.path):
-            line = f" ({bp.path.name} line {tb.tb_lineno})"
-        tb = tb.tb_next
-    return line
+    """' (backprop.py line N)' for the deepest frame of ``exc`` in the student's code."""
+    return student_location(exc, bp.owns)
 
 
 def call_strict(bp, fn_name, *args, divide="raise", hint_en="", hint_vi=""):

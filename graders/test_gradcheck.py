@@ -100,7 +100,7 @@ def call(gc, fn_name, *args, shape=(), **kwargs):
     except (IndexError, ValueError, TypeError) as exc:
         if len(shape) < 2 or isinstance(exc, GradingFailure) or fn_name == "gradient_check":
             raise
-        sentence = student_message(exc, gc.path.parent)
+        sentence = student_message(exc, gc.owns)
         if sentence is None:
             raise
         fail(sentence + " " + tr(

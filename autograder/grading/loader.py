@@ -101,6 +101,10 @@ class ExerciseModule:
     def path(self) -> Path:
         return self._path
 
+    def owns(self, filename: str) -> bool:
+        """Whether a traceback frame's file is this exercise's file."""
+        return filename == str(self._path)
+
     @property
     def source(self) -> str:
         """The file's text (raises :class:`NotImplementedYet` / :class:`SubmissionError`)."""
@@ -239,6 +243,12 @@ class NamespaceExercise:
     @property
     def exercise_name(self) -> str:
         return self._name
+
+    @staticmethod
+    def owns(filename: str) -> bool:
+        """Whether a traceback frame's file is the notebook's code (graders use this, never a
+        ``path``: a notebook's exercise has no file)."""
+        return NamespaceImplementation.owns(filename)
 
     def __getattr__(self, attr: str):
         if attr.startswith("__"):

@@ -319,6 +319,16 @@ def _deepest_frame_in(exc: BaseException, owns: Callable[[str], bool]):
     return found
 
 
+def student_location(exc: BaseException, owns: Callable[[str], bool]) -> str:
+    """' (backprop.py line 12)' for the deepest frame of ``exc`` in the implementation, or ''.
+
+    owns: the exercise's ``owns`` (every kind of exercise has one, notebooks included)."""
+    frame = _deepest_frame_in(exc, owns)
+    if frame is None:
+        return ""
+    return tr(f" ({frame[0]} line {frame[1]})", f" ({frame[0]} dòng {frame[1]})")
+
+
 def student_message(exc: BaseException, owns: Callable[[str], bool]) -> str | None:
     """The one-sentence explanation of a failure, or None to keep pytest's own report.
 

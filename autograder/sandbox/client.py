@@ -757,6 +757,10 @@ class RemoteExercise:
     def path(self) -> Path:
         return self._path
 
+    def owns(self, filename: str) -> bool:
+        """Whether a (rebuilt) traceback frame's file is this exercise's file."""
+        return filename == str(self._path)
+
     @property
     def source(self) -> str:
         return ExerciseModule(self._name, self._path).source

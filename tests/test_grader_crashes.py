@@ -1,0 +1,72 @@
+"""A student's error never crashes the grader's own message code: the hint a student
+needs arrives, in a folder, isolated, and in a notebook kernel (where an exercise has no
+file). Regression tests of two grader crashes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from harness import ROOT, SOLUTIONS, run_graders
+
+# numerical_gradient indexing x with one integer: fine on a 1-D x, IndexError on (4, 3).
+ROW_INDEXING = '''
+def numerical_gradient(f, x, h=1e-5):
+    grad = np.zeros_like(x)
+    for i in range(x.size):
+        old = x[i]
+        x[i] = old + h
+        plus = f(x)
+        x[i] = old - h
+        minus = f(x)
+        x[i] = old
+        grad[i] = (plus - minus) / (2 * h)
+    return grad
+'''
+
+
+@pytest.mark.parametrize("isolated", [False, True], ids=["in-process", "isolated"])
+def test_shape_error_in_numerical_gradient_gets_the_shape_hint(tmp_path, isolated):
+    if isolated and not sys.platform.startswith("linux"):
+        pytest.skip("the isolated worker needs Linux")
+    source = (SOLUTIONS / "gradcheck.py").read_text(encoding="utf-8") + ROW_INDEXING
+    (tmp_path / "gradcheck.py").write_text(source, encoding="utf-8")
+    run = run_graders(tmp_path, "graders/test_gradcheck.py",
+                      extra=("--isolate",) if isolated else ())
+    messages = run.messages()
+    shaped = messages["test_numerical_gradient_known_functions[matrix-4x3]"]
+    assert "raised IndexError" in shaped and "gradcheck.py line" in shaped, shaped
+    assert "Here x has shape (4, 3)" in shaped, shaped
+    assert not any("PosixPath" in m or "not callable" in m for m in messages.values()), messages
+
+
+OVERFLOWING_SIGMOID = '''
+import numpy as np
+
+def sigmoid_forward(x):
+    out = 1.0 / (1.0 + np.exp(-x))
+    return out, out
+'''
+
+
+def test_overflow_in_a_notebook_gets_its_hint_not_a_missing_path():
+    """In a kernel (run here in a fresh process, as a kernel would: pytest.main in-process
+    would leave the grader module imported in this test session)."""
+    code = (
+        "import contextlib, io, json\n"
+        "from autograder.grading.inkernel import run_tests\n"
+        f"namespace = {{}}\nexec(compile({OVERFLOWING_SIGMOID!r}, '<cell-3>', 'exec'), namespace)\n"
+        "printed = io.StringIO()\n"
+        "with contextlib.redirect_stdout(printed):\n"
+        "    points = run_tests('backprop', ['test_sigmoid_extreme_inputs'], namespace)\n"
+        "print(json.dumps({'points': points, 'text': printed.getvalue()}))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300, cwd=ROOT)
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    text = result["text"]
+    assert result["points"] == 0.0
+    assert "✘ test_sigmoid_extreme_inputs" in text, text
+    assert "overflow" in text.lower() and "<cell-3> line" in text, text
+    assert "path is not defined" not in text and "not implemented yet" not in text, text
