@@ -70,3 +70,20 @@ def test_overflow_in_a_notebook_gets_its_hint_not_a_missing_path():
     assert "✘ test_sigmoid_extreme_inputs" in text, text
     assert "overflow" in text.lower() and "<cell-3> line" in text, text
     assert "path is not defined" not in text and "not implemented yet" not in text, text
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the isolated worker needs Linux")
+def test_an_endless_loop_costs_its_time_limit_once(tmp_path):
+    """The first call that hangs is stopped at the per-call limit; later calls of the same
+    function fail at once, saying why (a student's self-check does not wait 300 s per test)."""
+    source = (SOLUTIONS / "backprop.py").read_text(encoding="utf-8") + (
+        "\n\ndef relu_forward(x):\n    while True:\n        pass\n")
+    (tmp_path / "backprop.py").write_text(source, encoding="utf-8")
+    run = run_graders(tmp_path, "graders/test_backprop.py",
+                      extra=("--isolate", "--call-timeout", "2"))
+    stopped = {name: m for name, m in run.messages().items() if "relu_forward" in m
+               and "endless loop" in m}
+    first = [name for name, m in stopped.items() if "not run again" not in m]
+    again = [name for name, m in stopped.items() if "not run again" in m]
+    assert len(first) == 1 and len(again) >= 2, stopped
+    assert "test_relu_forward" in stopped and run.earned < run.available

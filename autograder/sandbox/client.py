@@ -432,6 +432,11 @@ class Worker:
             raise self.dead
         impl = self.impl
         outermost = self.depth == 0
+        hung = impl.hung.get((self.exercise, what))
+        if outermost and hung is not None:  # an endless loop costs its time limit once
+            raise WorkerTimeout(hung + tr(" (not run again: it did not finish in an earlier test)",
+                                          " (không chạy lại: nó đã không kết thúc ở một bài "
+                                          "kiểm tra trước)"))
         if outermost:
             self._deadline, self._deadline_kind = impl.deadline()
         start = time.monotonic()
@@ -452,7 +457,10 @@ class Worker:
                 del encoder, body
                 kind, value, warned = self._wait(what)
             except protocol.ChannelTimeout:
-                self._fail(self._timeout_error(what))
+                error = self._timeout_error(what)
+                if outermost:
+                    impl.hung[(self.exercise, what)] = str(error)
+                self._fail(error)
             except protocol.ChannelClosed:
                 self._fail(self._death_error(what))
             except protocol.ProtocolError as exc:
@@ -464,9 +472,13 @@ class Worker:
             except _Exited as exc:
                 self._fail(WorkerDied(tr(f"the process exited ({exc.how}) while running {what}",
                                          f"tiến trình đã thoát ({exc.how}) khi chạy {what}")))
-            except BaseException:
+            except BaseException as exc:
                 # the grader's own time limit (SIGALRM), an interrupt, an error in a callback
                 # that is not an Exception: the worker is mid-call, so it cannot be reused
+                from autograder.grading.plugin import GraderTimeout
+
+                if outermost and isinstance(exc, GraderTimeout):
+                    impl.hung[(self.exercise, what)] = str(exc)
                 self.kill()
                 raise
         finally:
@@ -820,6 +832,8 @@ class RemoteImplementation:
         self._workers: dict[str, Worker] = {}
         self._generation = 0
         self._staged: dict[str, bytes | BaseException | None] = {}
+        # (exercise, function) -> why it was stopped: calls that hung once fail at once after
+        self.hung: dict[tuple[str, str], str] = {}
         self._isolation: dict = {}
 
     # --- what the graders use -----------------------------------------------------------
