@@ -1,6 +1,6 @@
 """Grader of exercise 4, ``xor``: a 2 -> H -> 1 network trained on XOR with numpy.
 
-What is graded (24 points, of which 4 in hidden tests that are not described here):
+What is graded (25 points, of which 4 in hidden tests that are not described here):
 
 - ``init_params`` (3): shapes for several H; same seed same params, other seed other params;
   no two hidden units start identical (symmetry broken).
@@ -9,9 +9,10 @@ What is graded (24 points, of which 4 in hidden tests that are not described her
 - ``bce_loss`` (2): a hand-computed value and random ones; finite for probs exactly 0 or 1.
 - ``backward`` (4 + hidden): every gradient against the graders' own centred
   differences of the mean BCE of the student's ``forward``.
-- ``predict`` (1): integer array (N, 1), 1 where prob > 0.5 (points exactly at 0.5 are not
-  tested, so ``>`` and ``>=`` both pass). Any integer dtype is accepted; bool and float arrays
-  are not (the contract says "int array": ``.astype(int)``).
+- ``predict`` (2): integer array (N, 1), 1 where prob > 0.5 (1); 0 where the student's own
+  ``forward`` gives a probability of exactly 0.5 (W2 and b2 zero, or z = h1 - h2 with h1 == h2),
+  so ``>= 0.5`` and rounding 0.5 up lose this point (1). Any integer dtype is accepted; bool and
+  float arrays are not (the contract says "int array": ``.astype(int)``).
 - ``train`` (3 + hidden): one loss per epoch; the params are those of gradient descent
   with the student's own init_params/forward/backward.
 - The bar (4): with the student's own defaults, ``train(XOR_X, XOR_Y, seed=s)`` reaches 100%
@@ -383,29 +384,71 @@ def test_backward_random_batches(xor, rng):
 
 # --- predict -----------------------------------------------------------------------------
 
+def _predict(xor, params, X):
+    """The student's predict(params, X): checked as an integer (N, 1) array, as float64."""
+    labels = xor.predict(params, X)
+    if labels is None:
+        fail(tr("predict returned None: did you forget a return statement?",
+                "predict trả về None: bạn có quên câu lệnh return không?"))
+    dtype = np.asarray(labels).dtype
+    if not np.issubdtype(dtype, np.integer):
+        fail(tr(f"predict should return an integer array of 0/1, got dtype {dtype}: "
+                "use (probs > 0.5).astype(int)",
+                f"predict phải trả về mảng số nguyên 0/1, nhưng nhận được kiểu {dtype}: "
+                "hãy dùng (probs > 0.5).astype(int)"))
+    labels = to_array(labels, "predict")
+    check_shape(labels, (X.shape[0], 1), "predict(params, X)", "probs")
+    return labels
+
+
+def _check_labels(labels, probs):
+    """labels == (probs > 0.5) where probs is not within 1e-9 of 0.5 (either label accepted there:
+    a predict recomputing the probabilities may round differently from forward)."""
+    keep = np.abs(probs - 0.5) > 1e-9
+    expected = (probs > 0.5).astype(float)
+    check_close(np.where(keep, labels, expected), expected, "predict(params, X)", rtol=0, atol=0,
+                mistakes=[Mistake(1 - expected, tr("The labels are inverted: 1 where prob > 0.5.",
+                                                  "Nhãn bị đảo ngược: 1 khi prob > 0.5."))])
+
+
 @pytest.mark.points(1)
 def test_predict(xor, rng):
     for H, N in ((3, 9), (4, 6)):
         params = _random_params(rng, H, 2.0)
         X = 2.0 * rng.standard_normal((N, 2))
         probs, _ = _forward(xor, params, X)
-        labels = xor.predict(params, X)
-        if labels is None:
-            fail(tr("predict returned None: did you forget a return statement?",
-                    "predict trả về None: bạn có quên câu lệnh return không?"))
-        dtype = np.asarray(labels).dtype
-        if not np.issubdtype(dtype, np.integer):
-            fail(tr(f"predict should return an integer array of 0/1, got dtype {dtype}: "
-                    "use (probs > 0.5).astype(int)",
-                    f"predict phải trả về mảng số nguyên 0/1, nhưng nhận được kiểu {dtype}: "
-                    "hãy dùng (probs > 0.5).astype(int)"))
-        labels = to_array(labels, "predict")
-        check_shape(labels, (N, 1), "predict(params, X)", "probs")
-        keep = np.abs(probs - 0.5) > 1e-9  # prob == 0.5 exactly: > and >= both accepted
-        expected = (probs > 0.5).astype(float)
-        check_close(np.where(keep, labels, expected), expected, "predict(params, X)", rtol=0, atol=0,
-                    mistakes=[Mistake(1 - expected, tr("The labels are inverted: 1 where prob > 0.5.",
-                                                      "Nhãn bị đảo ngược: 1 khi prob > 0.5."))])
+        _check_labels(_predict(xor, params, X), probs)
+
+
+def _boundary_cases(rng):
+    """(params, X) whose output pre-activation z is exactly 0 (sigmoid(0) = 0.5 exactly, in float64
+    and float32, for 1 / (1 + exp(-z)) and 0.5 * (1 + tanh(z / 2)) alike) on some rows."""
+    H = 3
+    flat = {"W1": rng.standard_normal((2, H)), "b1": rng.standard_normal(H),
+            "W2": np.zeros((H, 1)), "b2": np.zeros(1)}  # z = h @ 0 + 0 = 0 on every row
+    # Two hidden units computing the same function of x1 and of x2, output h1 - h2 (weights 4, 0,
+    # +1, -1: every product exact): z = 0 exactly where x1 == x2, clearly > 0 or < 0 elsewhere.
+    mixed = {"W1": np.array([[4.0, 0.0], [0.0, 4.0]]), "b1": np.array([0.25, 0.25]),
+             "W2": np.array([[1.0], [-1.0]]), "b2": np.zeros(1)}
+    X_mixed = np.array([[0.5, 0.5], [1.0, -1.0], [-0.75, -0.75], [-1.0, 1.0], [0.5, -0.5], [0.0, 0.0]])
+    return [(flat, rng.standard_normal((5, 2))), (mixed, X_mixed)]
+
+
+@pytest.mark.points(1)
+def test_predict_at_exactly_half(xor, rng):
+    for params, X in _boundary_cases(rng):
+        probs, _ = _forward(xor, params, X)
+        labels = _predict(xor, params, X)
+        at_half = (probs == 0.5) & (labels != 0)
+        if np.any(at_half):
+            at = tuple(int(i) for i in np.argwhere(at_half)[0])
+            fail(tr(f"predict(params, X) gave 1 at index {at}, where the probability is exactly 0.5: "
+                    "the contract says 1 only where prob > 0.5, so use (probs > 0.5).astype(int), "
+                    "not >= 0.5.",
+                    f"predict(params, X) trả về 1 tại chỉ số {at}, nơi xác suất bằng đúng 0.5: theo "
+                    "đề bài chỉ trả về 1 khi prob > 0.5, nên hãy dùng (probs > 0.5).astype(int), "
+                    "không dùng >= 0.5."))
+        _check_labels(labels, probs)
 
 
 # --- train -------------------------------------------------------------------------------

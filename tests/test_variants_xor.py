@@ -107,6 +107,14 @@ MISTAKES = [
             must_fail=["test_predict"], keyword=FAST),
     Variant("xor", "predict_flat", [(PREDICT, "return (probs > 0.5).astype(int).ravel()")],
             must_fail=["test_predict"], keyword=FAST),
+    # 1 at a probability of exactly 0.5: the contract says 1 only where prob > 0.5.
+    Variant("xor", "predict_ge", [(PREDICT, "return (probs >= 0.5).astype(int)")],
+            must_fail=["test_predict_at_exactly_half"], keyword=FAST),
+    Variant("xor", "predict_round_half_up", [(PREDICT, "return (probs + 0.5).astype(int)")],
+            must_fail=["test_predict_at_exactly_half"], keyword=FAST),
+    Variant("xor", "predict_heaviside_1_at_half",
+            [(PREDICT, "return np.heaviside(probs - 0.5, 1).astype(int)")],
+            must_fail=["test_predict_at_exactly_half"], keyword=FAST),
     Variant("xor", "learning_rate_too_small", [(TRAIN_SIG, TRAIN_SIG.replace("lr=1.0", "lr=0.01"))],
             must_fail=["test_train_solves_xor"]),
     Variant("xor", "too_few_epochs", [(TRAIN_SIG, TRAIN_SIG.replace("epochs=5000", "epochs=30"))],
@@ -204,7 +212,13 @@ CORRECT = [
     Variant("xor", "in_place_updates", [(UPDATE, "params = {key: value.copy() for key, value in params.items()}\n"
                                                  "        for key in params:\n"
                                                  "            params[key] -= lr * grads[key]")]),
-    Variant("xor", "predict_ge", [(PREDICT, "return (probs >= 0.5).astype(int)")], keyword=FAST),
+    Variant("xor", "predict_int64", [(PREDICT, "return (probs > 0.5).astype(np.int64)")], keyword=FAST),
+    Variant("xor", "predict_where", [(PREDICT, "return np.where(probs > 0.5, 1, 0)")], keyword=FAST),
+    # np.round and np.rint round half to even: 0.5 -> 0, as the contract asks.
+    Variant("xor", "predict_round", [(PREDICT, "return np.round(probs).astype(int)")], keyword=FAST),
+    Variant("xor", "predict_rint", [(PREDICT, "return np.rint(probs).astype(int)")], keyword=FAST),
+    Variant("xor", "predict_heaviside_0_at_half",
+            [(PREDICT, "return np.heaviside(probs - 0.5, 0).astype(int)")], keyword=FAST),
     Variant("xor", "predict_uint8", [(PREDICT, "return (probs > 0.5).astype(np.uint8)")], keyword=FAST),
     Variant("xor", "predict_where_int32", [(PREDICT, "return np.where(probs > 0.5, 1, 0).astype(np.int32)")], keyword=FAST),
 ]

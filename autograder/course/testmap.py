@@ -11,7 +11,7 @@ The map of one exercise (cached in ``<course>/.dlkit/testmap/<ex>.json``, reused
 grader and the solution files are unchanged)::
 
     {"exercise": "xor", "key": "<sha256 of grader + solution>",
-     "available": 24.0,                              # the grader's points (skipped tests excluded)
+     "available": 25.0,                              # the grader's points (skipped tests excluded)
      "tests": [{"name": "test_forward_values", "points": 2.0, "hidden": false,
                 "outcome": "passed", "uses": ["forward", "init_params"]}, ...]}
 
