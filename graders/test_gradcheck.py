@@ -1,6 +1,6 @@
 """Grader of exercise 2, ``gradcheck``: gradient checking with centred differences.
 
-What is graded (37 points, of which 4 in hidden tests that are not described here):
+What is graded (38 points, of which 4 in hidden tests that are not described here):
 
 - ``numerical_gradient`` (13 + hidden): known analytic gradients on shapes (1,), 1-D, 2-D
   non-square and 3-D (6); centred, not one-sided differences (3); the step ``h`` is the
@@ -9,10 +9,11 @@ What is graded (37 points, of which 4 in hidden tests that are not described her
 - ``numerical_gradient_array`` (4 + hidden): known Jacobian-vector products (3); ``x`` restored (1).
 - ``relative_error`` (5): a hand-computed value, symmetric (2); all-zero arrays give 0.0
   without nan or warning (2); the ``eps`` floor (1).
-- ``gradient_check`` (11): below 1e-7 for correct gradients (2), above 1e-2 for wrong ones
-  (2); the largest error over the coordinates checked, not the mean (2); same seed, same
-  result, and the seed matters (2); 2 * num_checks calls to f, not a full gradient (2);
-  ``x`` restored bit for bit and ``analytic_grad`` unchanged (1).
+- ``gradient_check`` (12): below 1e-7 for correct gradients (2), above 1e-2 for wrong ones
+  (2); gradients that are 0: 0.0, not nan, where both are 0, and the eps floor where only
+  the analytic one is (1); the largest error over the coordinates checked, not the mean
+  (2); same seed, same result, and the seed matters (2); 2 * num_checks calls to f, not a
+  full gradient (2); ``x`` restored bit for bit and ``analytic_grad`` unchanged (1).
 
 Every f handed to the student checks that it receives arrays shaped like x. Perturbing x
 in place or passing f perturbed copies are both correct; the coordinates gradient_check
@@ -59,6 +60,11 @@ WRONG_MIN = 1e-2
 # The value gradient_check returns must be one of the per-coordinate relative errors the
 # grader computes (its own centred differences differ from the student's by rounding).
 PICK_RTOL = 1e-6
+# test_gradient_check_zero_gradient, sum(x**3) at x = 0 with analytic_grad = 0: every
+# centred (and one-sided) difference is h² = 1e-10, so the error is h² / max(1e-8, h²) = 0.01
+# (1.0 without the floor). 2e-2 also lets a denominator |a| + |b| + eps pass (0.0099), as
+# everywhere but test_relative_error_eps.
+FLOOR_RTOL = 2e-2
 # f calls allowed for num_checks coordinates: 2 per coordinate, a couple extra (e.g. an
 # initial f(x)), and one duplicate coordinate skipped.
 EXTRA_CALLS = 2
@@ -658,6 +664,77 @@ def test_gradient_check_wrong_gradient(gc, rng):
                     "|a - b| / max(eps, |a| + |b|) is never above 1: use the symmetric denominator.",
                     f"gradient_check trả về {value:.3g} ({label}), nhưng sai số tương đối "
                     "|a - b| / max(eps, |a| + |b|) không bao giờ lớn hơn 1: hãy dùng mẫu số đối xứng."))
+
+
+@pytest.mark.points(1)
+def test_gradient_check_zero_gradient(gc, rng):
+    """Gradients that are 0: a constant f (every difference exactly 0, so 0/0 without the
+    eps floor) must give 0.0; sum(x**3) at x = 0 (differences h², analytic 0) gives
+    h² / max(1e-8, h²) = 0.01, not the 1.0 of a denominator without the floor. Warnings are
+    recorded, so that only the value counts."""
+    constant_x = rng.standard_normal((3, 4))
+    constant = lambda z: 2.5
+    with warnings.catch_warnings(record=True), \
+            np.errstate(divide="warn", invalid="warn", over="warn"):
+        warnings.simplefilter("always")
+        divided_by_zero = False
+        try:
+            value = call(gc, "gradient_check", Probe(constant, constant_x.shape, "gradient_check"),
+                         constant_x, np.zeros_like(constant_x), shape=constant_x.shape)
+        except ZeroDivisionError:  # Python floats: 0.0 / 0.0 raises instead of giving nan
+            divided_by_zero = True
+        if divided_by_zero:
+            fail(tr("gradient_check divided by zero where both gradients are 0 (a constant f, "
+                    "analytic_grad all zeros): use max(eps, |a| + |b|) as the denominator, as "
+                    "relative_error does.",
+                    "gradient_check chia cho 0 tại chỗ cả hai gradient đều bằng 0 (f hằng, "
+                    "analytic_grad toàn số 0): hãy dùng max(eps, |a| + |b|) làm mẫu số, như "
+                    "relative_error."))
+        value = to_float(value, "gradient_check")
+        if not np.isfinite(value):
+            fail(tr(f"gradient_check returned {value} where both gradients are 0 (a constant f, "
+                    "analytic_grad all zeros): use max(eps, |a| + |b|) as the denominator, as "
+                    "relative_error does.",
+                    f"gradient_check trả về {value} tại chỗ cả hai gradient đều bằng 0 (f hằng, "
+                    "analytic_grad toàn số 0): hãy dùng max(eps, |a| + |b|) làm mẫu số, như "
+                    "relative_error."))
+        if value != 0.0:
+            fail(tr(f"gradient_check returned {value!r} for a constant f with analytic_grad all "
+                    "zeros, where every centred difference is exactly 0 and the relative error "
+                    "0 / max(eps, 0) is 0.0.",
+                    f"gradient_check trả về {value!r} với f hằng và analytic_grad toàn số 0, trong "
+                    "khi mọi sai phân trung tâm đều đúng bằng 0 và sai số tương đối "
+                    "0 / max(eps, 0) bằng 0.0."))
+        cube_x = np.zeros((4, 5))
+        value = to_float(call(gc, "gradient_check",
+                              Probe(lambda z: np.sum(z ** 3), cube_x.shape, "gradient_check"),
+                              cube_x, np.zeros_like(cube_x), shape=cube_x.shape),
+                         "gradient_check")
+    expected = H ** 2 / 1e-8
+    if np.isfinite(value) and abs(value - expected) <= FLOOR_RTOL * expected:
+        return
+    if np.isclose(value, 1.0, rtol=1e-6, atol=0):
+        fail(tr(f"gradient_check returned {value:.6g} for sum(x**3) at x = 0 with analytic_grad "
+                "all zeros, where the centred difference is h² = 1e-10, a rounding-level value "
+                "that must not look like a wrong gradient: divide by max(1e-8, |num| + |ana|), "
+                "which gives 1e-10 / 1e-8 = 0.01.",
+                f"gradient_check trả về {value:.6g} với sum(x**3) tại x = 0 và analytic_grad toàn "
+                "số 0, trong khi sai phân trung tâm là h² = 1e-10, một giá trị cỡ sai số làm tròn "
+                "không được trông như một gradient sai: hãy chia cho max(1e-8, |num| + |ana|), "
+                "cho ra 1e-10 / 1e-8 = 0.01."))
+    if abs(value - 2 * expected) <= FLOOR_RTOL * expected:
+        fail(tr(f"gradient_check returned {value:.6g} for sum(x**3) at x = 0 with analytic_grad "
+                "all zeros, twice the 0.01 that the centred difference h² = 1e-10 gives: divide "
+                "f(x+h) - f(x-h) by 2h, not by h.",
+                f"gradient_check trả về {value:.6g} với sum(x**3) tại x = 0 và analytic_grad toàn "
+                "số 0, gấp đôi giá trị 0.01 mà sai phân trung tâm h² = 1e-10 cho ra: hãy chia "
+                "f(x+h) - f(x-h) cho 2h, không phải cho h."))
+    fail(tr(f"gradient_check returned {value:.6g} for sum(x**3) at x = 0 with analytic_grad all "
+            "zeros, where every centred difference is h² = 1e-10 and the relative error "
+            "|num - ana| / max(1e-8, |num| + |ana|) is 1e-10 / 1e-8 = 0.01.",
+            f"gradient_check trả về {value:.6g} với sum(x**3) tại x = 0 và analytic_grad toàn số "
+            "0, trong khi mọi sai phân trung tâm đều là h² = 1e-10 và sai số tương đối "
+            "|num - ana| / max(1e-8, |num| + |ana|) bằng 1e-10 / 1e-8 = 0.01."))
 
 
 @pytest.mark.points(2)

@@ -14,6 +14,11 @@ Decisions recorded here (see also the grader's docstring and constants):
   check at num_checks coordinates (the grader counts calls to f).
 - the eps of relative_error is a floor, max(eps, |a| + |b|), as the contract says; adding
   it to the denominator loses the one point of test_relative_error_eps only.
+- gradient_check's relative error has the same floor: without it, gradients that are both
+  0 give 0/0 (nan, a ZeroDivisionError with Python floats, or 0.0 hidden by a running
+  max(worst, nan)) and a 0 gradient against a numerical one at rounding level (h² = 1e-10)
+  gives 1.0 instead of 0.01; that loses the one point of test_gradient_check_zero_gradient
+  and no other.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from harness import (
     Variant,
     assert_full_marks,
     assert_mistake_caught,
+    base_name,
     grade_variants,
     run_graders,
     selected_variants,
@@ -100,6 +106,34 @@ GC_ERROR = "abs(num - analytic_grad[ix]) / max(1e-8, abs(num) + abs(analytic_gra
 def gc_variant(rng_seed="seed", evaluate=GC_EVAL, error=GC_ERROR, reduce="max(errors)") -> str:
     return GC_TEMPLATE.format(rng_seed=rng_seed, evaluate=evaluate, error=error, reduce=reduce)
 
+
+# gradient_check computing |num - ana| / (|num| + |ana|) without the eps floor: each must
+# lose test_gradient_check_zero_gradient and nothing else (checked exactly below).
+GC_NO_FLOOR = "abs(num - analytic_grad[ix]) / (abs(num) + abs(analytic_grad[ix]))"
+ZERO = ["test_gradient_check_zero_gradient"]
+ZERO_GRADIENT_MISTAKES = [
+    # The reference with its relative_error call written out without the floor: 0/0 gives a
+    # nan (and a RuntimeWarning) that max(worst, nan) drops, so only sum(x**3) at x = 0
+    # (1.0 instead of 0.01) catches it.
+    Variant("gradcheck", "gc_no_eps_floor_running_max", replace=[(
+        "worst = max(worst, relative_error(numeric, analytic_grad[index]))",
+        ("worst = max(worst, abs(numeric - analytic_grad[index])\n"
+         "                    / (abs(numeric) + abs(analytic_grad[index])))"))], must_fail=ZERO),
+    # max over a list of nans is nan: the measured bug (full marks before the zero test).
+    mistake("gc_no_eps_floor", GC, gc_variant(error=GC_NO_FLOOR), must_fail=ZERO),
+    mistake("gc_no_eps_floor_np_max", GC,
+            gc_variant(error=GC_NO_FLOOR, reduce="float(np.max(errors))"), must_fail=ZERO),
+    # Python floats: 0.0 / 0.0 raises ZeroDivisionError.
+    mistake("gc_no_eps_floor_python_floats", GC, gc_variant(
+        error="abs(float(num) - float(analytic_grad[ix])) / "
+              "(abs(float(num)) + abs(float(analytic_grad[ix])))"), must_fail=ZERO),
+    # 0/0 avoided by a guard instead of the floor: 0.0 where both are 0, but 1.0 where only
+    # the analytic gradient is.
+    mistake("gc_zero_guard_without_floor", GC, gc_variant(
+        error="0.0 if num == analytic_grad[ix] else "
+              "abs(num - analytic_grad[ix]) / (abs(num) + abs(analytic_grad[ix]))"),
+            must_fail=ZERO),
+]
 
 NG_VALUES = ["test_numerical_gradient_known_functions", "test_numerical_gradient_centred"]
 NGA_VALUES = ["test_numerical_gradient_array_known"]
@@ -268,11 +302,12 @@ MISTAKES = [
     # --- relative_error
     mistake("re_no_eps", RE, """
         return float(np.max(np.abs(a - b) / (np.abs(a) + np.abs(b))))
-    """, must_fail=["test_relative_error_zeros", "test_relative_error_eps"]),
+    """, must_fail=["test_relative_error_zeros", "test_relative_error_eps",
+                    "test_gradient_check_zero_gradient"]),  # via the reference gradient_check
     mistake("re_where_without_floor", RE, """
         den = np.abs(a) + np.abs(b)
         return float(np.max(np.where(den > 0, np.abs(a - b) / den, 0.0)))
-    """, must_fail=["test_relative_error_zeros"]),
+    """, must_fail=["test_relative_error_zeros", "test_gradient_check_zero_gradient"]),
     mistake("re_mean", RE, """
         return float(np.mean(np.abs(a - b) / np.maximum(eps, np.abs(a) + np.abs(b))))
     """, must_fail=["test_relative_error_value"]),
@@ -325,6 +360,7 @@ MISTAKES = [
         fm = f(x)
         x[ix] += h
         num = (fp - fm) / (2 * h)"""), must_fail=["test_gradient_check_restores_x"]),
+    *ZERO_GRADIENT_MISTAKES,
     mistake("gc_wrong_coordinate_of_analytic", GC,
             gc_variant(error="abs(num - analytic_grad.flat[ix[0]]) / "
                              "max(1e-8, abs(num) + abs(analytic_grad.flat[ix[0]]))"),
@@ -461,6 +497,35 @@ CORRECT = [
             errors[k] = abs(num - analytic_grad[ix]) / max(1e-8, abs(num) + abs(analytic_grad[ix]))
         return errors.max()
     """),
+    correct("gc_own_error_np_maximum_vectorized", GC, """
+        rng = np.random.default_rng(seed)
+        nums, anas = np.empty(num_checks), np.empty(num_checks)
+        for k in range(num_checks):
+            ix = tuple(int(rng.integers(n)) for n in x.shape)
+            plus, minus = x.copy(), x.copy()
+            plus[ix] += h
+            minus[ix] -= h
+            nums[k] = (f(plus) - f(minus)) / (2 * h)
+            anas[k] = analytic_grad[ix]
+        eps = 1e-8
+        return float(np.max(np.abs(nums - anas) / np.maximum(eps, np.abs(nums) + np.abs(anas))))
+    """),
+    correct("gc_own_error_where_floor_python_floats", GC, """
+        rng = np.random.default_rng(seed)
+        worst = 0.0
+        for _ in range(num_checks):
+            ix = tuple(int(rng.integers(n)) for n in x.shape)
+            old = x[ix]
+            x[ix] = old + h
+            fp = float(f(x))
+            x[ix] = old - h
+            fm = float(f(x))
+            x[ix] = old
+            num, ana = (fp - fm) / (2 * h), float(analytic_grad[ix])
+            den = abs(num) + abs(ana)
+            worst = max(worst, abs(num - ana) / (den if den > 1e-8 else 1e-8))
+        return worst
+    """),
     correct("gc_relative_error_on_arrays", GC, """
         rng = np.random.default_rng(seed)
         coords = [tuple(int(rng.integers(n)) for n in x.shape) for _ in range(num_checks)]
@@ -495,6 +560,16 @@ def test_correct_alternative_gets_full_marks(variant, runs):
     run = runs[variant.name]
     assert_full_marks(variant, run)
     assert "warning" not in run.output.lower(), f"{variant.name} printed a warning:\n{run.output}"
+
+
+@pytest.mark.parametrize("variant", ZERO_GRADIENT_MISTAKES, ids=_ids(ZERO_GRADIENT_MISTAKES))
+def test_zero_gradient_mistake_loses_only_that_point(variant, runs):
+    """No floor in gradient_check's error loses exactly the zero-gradient test, which names
+    the floor."""
+    run = runs[variant.name]
+    assert {base_name(name) for name in run.failed()} == set(ZERO), run.output
+    message = run.messages()["test_gradient_check_zero_gradient"]
+    assert "max(eps, |a| + |b|)" in message or "max(1e-8, |num| + |ana|)" in message, message
 
 
 def test_reference_full_marks_without_warnings(tmp_path):
