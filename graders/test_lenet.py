@@ -1,19 +1,28 @@
 """Grader of exercise 5, ``lenet``: LeNet-5 and its training loop in PyTorch.
 
-What is graded (points; 30 without MNIST, 34 with it; 2 of them in hidden tests that are
+What is graded (points; 33 without MNIST, 37 with it; 2 of them in hidden tests that are
 not described here):
 
 - ``LeNet5``: output shape (2), 61,706 parameters (2), the layers of the contract (2),
-  logits and not probabilities (2);
+  an activation after every convolution and every hidden linear layer (2), logits and not
+  probabilities (2);
 - ``train_one_epoch``: zeroes the gradients (2), one optimizer step per batch (1),
   training mode (1), returns the mean loss (2);
 - ``evaluate``: eval mode without a graph (2), the accuracy (2);
 - ``fit``: exactly ``epochs`` epochs (2), Adam at ``lr`` (2);
+- the defaults of the signatures: ``device="cpu"`` in ``train_one_epoch`` and
+  ``evaluate``, ``epochs=10``, ``lr=1e-3`` and ``device="cpu"`` in ``fit`` (1; the other
+  tests pass every argument, so a missing default costs this point only);
 - the bar: trained by ``fit`` on the digits, median held-out accuracy >= 95% over
   3 seeds, none below 90% (6); on MNIST >= 98% when ``--mnist-dir`` is given (4).
 
 The behavioural tests run the student's loops on the grader's own small models, so a
 mistake in ``LeNet5`` does not cost the points of the loops, and the other way round.
+The activations are found from behaviour, whatever the style of ``forward`` (modules,
+``torch.nn.functional`` calls, ``nn.Sequential``, ``nn.ModuleDict``): forward hooks on the
+model's ``nn.Conv2d`` and ``nn.Linear`` replace the output of one layer by a constant c and
+read what reaches the next one; pooling and flatten pass c on unchanged, an activation
+does not.
 
 One set of tests for both ways of reaching the implementation. The models, loaders,
 optimizers and loss functions handed to the student's functions are built by the trusted
@@ -32,9 +41,9 @@ here with labels that never leave this process.
 What a hostile ``lenet.py`` can still forge under ``--isolate``: it runs in the same
 worker process as torch and the trusted helpers, so it can monkeypatch them there (make
 ``Probe`` record fake calls, ``SpySGD`` fake gradients, ``layers()`` describe layers it
-does not have, ``gradient_flow`` report gradients) and so earn the behavioural points
-without the behaviour -- but only in that worker: it cannot change a check, a score or a
-report, which run here. The bar cannot be forged that way, only by predicting the
+does not have, ``gradient_flow`` report gradients, ``between_layers`` report activations)
+and so earn the behavioural points without the behaviour -- but only in that worker: it
+cannot change a check, a score or a report, which run here. The bar cannot be forged that way, only by predicting the
 held-out digits, e.g. from a copy of the public scikit-learn digits embedded in the
 submission (the worker itself cannot read scikit-learn's data files); a private test set
 would close that too.
@@ -91,7 +100,30 @@ LOSS_RTOL = 1e-4
 LOSS_ATOL = 1e-6
 # Adam's first step moves a parameter by lr * g / (|g| + eps) = lr within 1e-3 when |g| >> eps.
 ADAM_STEP_RTOL = 0.02
-ACC_ATOL = 1e-9
+# The accuracy: the 12 examples of test_evaluate_accuracy (N = 12), 7 of them right. A
+# count of hits is exact in float32 (integers up to 2**24), and hits / N computed in float32
+# is one rounding away from 7/12: within 2**-24 ~ 6e-8 relative, i.e. 6e-8 absolute for an
+# accuracy <= 1 (a mean over a float32 tensor of 0/1 alike). So 1e-6 admits every correct
+# float32 evaluation, while one hit too many or too few is off by 1/N = 0.083, and every
+# other wrong evaluation below (the mean of the batch accuracies: 0.567) by more than 0.01.
+ACC_ATOL = 1e-6
+# Activations: the output of each layer is replaced by a constant c, and the input of the
+# next layer read. Pooling (max or average) and flatten map c to c exactly, up to float32
+# rounding in an average of 4 equal values (a few 2**-24 relative); an activation maps it to
+# phi(c): ReLU, LeakyReLU, ELU, GELU and SiLU differ from c by at least 36% at c = -1, tanh
+# by 2% at c = 0.25, sigmoid by more than 100% at c = 0.25. A relative gap above 1e-5 at
+# any c means an activation is there.
+ACTIVATION_PROBES = (-3.0, -1.0, -0.25, 0.25, 1.0, 3.0)
+PASS_THROUGH_RTOL = 1e-5
+# The defaults of the contract: fit(..., epochs=10, lr=1e-3, device="cpu"), and device="cpu"
+# in train_one_epoch and evaluate.
+DEFAULT_EPOCHS = 10
+DEFAULT_LR = 1e-3
+# fit without lr and fit with lr=1e-3 on copies of one model do the same float32 operations
+# in the same order, so they agree to the bit; 1e-7 allows a few ulps of parameters of size
+# ~0.04 (ulp 3.7e-9) and is 1e-4 of Adam's first step at lr 1e-3 (which moves each parameter
+# by lr): a default lr off by more than 0.01% shows.
+SAME_RUN_ATOL = 1e-7
 # fit's validation loader in the bar: this many *training* images (the held-out images
 # are kept for the accuracy, computed by the grader from logits).
 VAL_IMAGES = 360
@@ -207,6 +239,15 @@ def held_out_accuracy(lenet, th, model, images, labels):
     return float((logits.argmax(dim=1) == labels).double().mean())
 
 
+def distinct(got: float, expected: float) -> tuple[str, str]:
+    """Two numbers written with as few significant digits (at least 6) as tell them apart."""
+    for digits in range(6, 18):
+        a, b = f"{got:.{digits}g}", f"{expected:.{digits}g}"
+        if a != b:
+            break
+    return a, b
+
+
 def as_loss(value, fn_name):
     if isinstance(value, torch.Tensor) and value.requires_grad:
         fail(tr(f"{fn_name} returned a tensor that still holds its graph: return a Python float "
@@ -304,6 +345,67 @@ def test_layer_structure(lenet, th):
                 f"tìm thấy: {found}"))
 
 
+def _contract_names(layers):
+    """conv1, conv2, fc1, ... in call order (with the student's module name when it differs)."""
+    names, counts = [], {"conv": 0, "linear": 0}
+    for layer in layers:
+        counts[layer["kind"]] += 1
+        short = f"{'conv' if layer['kind'] == 'conv' else 'fc'}{counts[layer['kind']]}"
+        names.append(short if layer["name"] == short else f"{short} ({layer['name']})")
+    return names
+
+
+def _passes_through(probe):
+    """The next layer received the constant c unchanged (min and max both c)."""
+    if probe is None:
+        return False
+    value, low, high = probe[0], probe[1], probe[2]
+    return all(abs(got - value) <= PASS_THROUGH_RTOL * abs(value) for got in (low, high))
+
+
+@pytest.mark.points(2)
+def test_activation_after_each_layer(lenet, th):
+    model = build(lenet, th)
+    x = randn(2, 1, 28, 28)
+    found = run_forward(lenet, model, x, lambda: th.between_layers(model, x, ACTIVATION_PROBES))
+    layers, pairs = list(found["layers"]), list(found["pairs"])
+    if len(layers) < 2:
+        fail(tr(f"LeNet5's forward called {len(layers)} nn.Conv2d/nn.Linear module(s): the "
+                "network needs its two convolutions and three linear layers, each called as a "
+                "module (self.conv1(x), not self.conv1.forward(x))",
+                f"forward của LeNet5 chỉ gọi {len(layers)} mô-đun nn.Conv2d/nn.Linear: mạng cần "
+                "hai lớp tích chập và ba lớp tuyến tính, mỗi lớp được gọi như một mô-đun "
+                "(self.conv1(x), không phải self.conv1.forward(x))"))
+    names = _contract_names(layers)
+    missing = [pair for pair in pairs if all(_passes_through(probe) for probe in pair["probes"])]
+    if not missing:
+        return
+    after = [names[pair["from"]] for pair in missing]
+    after = after[0] if len(after) == 1 else f"{', '.join(after[:-1])} and {after[-1]}"
+    kinds = {layers[pair["from"]]["kind"] for pair in missing}
+    if kinds == {"conv", "linear"}:
+        why_en = ("the output of each reaches the next layer unchanged, through pooling and flatten "
+                  "only (a constant c arrives as c), so the network is linear but for the pooling")
+        why_vi = ("đầu ra của mỗi lớp tới lớp sau mà không đổi, chỉ qua lớp gộp và làm phẳng (hằng c "
+                  "tới nơi vẫn là c), nên mạng là tuyến tính trừ lớp gộp")
+    elif kinds == {"conv"}:
+        why_en = ("the output of a convolution goes to pooling and on to the next layer unchanged "
+                  "(a constant feature map c arrives as c), and pooling is no activation")
+        why_vi = ("đầu ra của lớp tích chập đi thẳng vào lớp gộp rồi tới lớp sau mà không đổi "
+                  "(một bản đồ đặc trưng hằng c tới nơi vẫn là c), và lớp gộp không phải hàm kích hoạt")
+    else:
+        why_en = ("the output of a layer reaches the next one unchanged (a constant c arrives as c), "
+                  "so consecutive linear layers collapse into a single linear map")
+        why_vi = ("đầu ra của một lớp tới lớp sau mà không đổi (hằng c tới nơi vẫn là c), nên các "
+                  "lớp tuyến tính liên tiếp gộp lại thành một ánh xạ tuyến tính duy nhất")
+    fail(tr(f"no activation after {after}: {why_en}; the contract puts an activation (F.relu, "
+            "torch.tanh, nn.ReLU(), nn.Tanh(), ...) after every convolution and every hidden "
+            "linear layer, before or after the pooling.",
+            f"không có hàm kích hoạt sau {after}: {why_vi}; đặc tả yêu cầu một hàm kích hoạt "
+            "(F.relu, torch.tanh, nn.ReLU(), nn.Tanh(), ...) sau mỗi lớp tích chập và mỗi lớp "
+            "tuyến tính ẩn, trước hoặc sau lớp gộp."))
+
+
 @pytest.mark.points(2)
 def test_outputs_are_logits(lenet, th):
     model = build(lenet, th)
@@ -364,7 +466,7 @@ def test_train_one_epoch_zeroes_gradients(lenet, th):
     # each step must be that of one batch.
     optimizer = th.spy_sgd(model, lr=0.0)
     lenet.train_one_epoch(model, th.loader_of(torch.cat([x, x]), torch.cat([y, y]), 8), optimizer,
-                          th.cross_entropy())
+                          th.cross_entropy(), device="cpu")
     grads_at_step = optimizer.grads_at_step
     if len(grads_at_step) != 2:
         fail(tr(f"train_one_epoch called optimizer.step() {len(grads_at_step)} times for "
@@ -423,7 +525,7 @@ def test_train_one_epoch_training_mode(lenet, th):
     model.eval()  # as evaluate() may have left it
     x, y = random_batch(10)
     lenet.train_one_epoch(model, th.loader_of(x, y, 4), th.spy_sgd(model, lr=0.01),
-                          th.cross_entropy())
+                          th.cross_entropy(), device="cpu")
     calls = model.calls
     if not calls:
         fail(tr("train_one_epoch never called the model", "train_one_epoch không hề gọi mô hình"))
@@ -450,7 +552,7 @@ def test_train_one_epoch_returns_mean_loss(lenet, th):
     mean = sum(losses) / 3
     weighted = sum(l * n for l, n in zip(losses, sizes)) / 12
     result = lenet.train_one_epoch(model, th.loader_of(x, y, 5), th.spy_sgd(model, lr=0.0),
-                                   th.cross_entropy())
+                                   th.cross_entropy(), device="cpu")
     got = as_loss(result, "train_one_epoch")
     if any(math.isclose(got, want, rel_tol=LOSS_RTOL, abs_tol=LOSS_ATOL) for want in (mean, weighted)):
         return
@@ -482,7 +584,7 @@ def test_evaluate_eval_mode_no_grad(lenet, th):
     model = th.Probe()
     model.train()  # as train_one_epoch leaves it
     x, y = random_batch(10)
-    as_loss(lenet.evaluate(model, th.loader_of(x, y, 4)), "evaluate")
+    as_loss(lenet.evaluate(model, th.loader_of(x, y, 4), device="cpu"), "evaluate")
     calls = model.calls
     if not calls:
         fail(tr("evaluate never called the model", "evaluate không hề gọi mô hình"))
@@ -504,7 +606,7 @@ def test_evaluate_accuracy(lenet, th):
     predicted = x.flatten(1)[:, :10].argmax(dim=1)
     y = torch.where(right, predicted, (predicted + 1 + torch.randint(0, 9, (12,), generator=DATA)) % 10)
     model = th.FirstPixels()
-    got = as_loss(lenet.evaluate(model, th.loader_of(x, y, 5)), "evaluate")
+    got = as_loss(lenet.evaluate(model, th.loader_of(x, y, 5), device="cpu"), "evaluate")
     expected = 7 / 12
     if math.isclose(got, expected, abs_tol=ACC_ATOL):
         return
@@ -522,11 +624,14 @@ def test_evaluate_accuracy(lenet, th):
         (7 / 3, tr("divided by the number of batches: divide by the number of examples",
                    "chia cho số batch: hãy chia cho số mẫu")),
     ]
-    hint = next((text for value, text in mistakes if math.isclose(got, value, abs_tol=1e-6)), "")
-    fail(tr(f"evaluate returned {got:.6g} for a model that is right on 7 of 12 examples "
-            f"(accuracy {expected:.6g})" + (f". It looks like {hint}." if hint else ""),
-            f"evaluate trả về {got:.6g} cho một mô hình đúng 7 trên 12 mẫu "
-            f"(độ chính xác {expected:.6g})" + (f". Có vẻ đó là {hint}." if hint else "")))
+    hint = next((text for value, text in mistakes if math.isclose(got, value, abs_tol=ACC_ATOL)), "")
+    shown_got, shown_expected = distinct(got, expected)
+    fail(tr(f"evaluate returned {shown_got} for a model that is right on 7 of 12 examples, whose "
+            f"accuracy is 7/12 = {shown_expected} (tolerance {ACC_ATOL:g})"
+            + (f"; it looks like {hint}." if hint else "."),
+            f"evaluate trả về {shown_got} cho một mô hình đúng 7 trên 12 mẫu, có độ chính xác "
+            f"7/12 = {shown_expected} (sai số cho phép {ACC_ATOL:g})"
+            + (f"; có vẻ đó là {hint}." if hint else ".")))
 
 
 # --- fit ------------------------------------------------------------------------------
@@ -539,7 +644,7 @@ def test_fit_runs_exactly_epochs(lenet, th):
         before = [p.detach().clone() for p in model.parameters()]
         # train: 3 batches of 4; validation: 2 batches of 3, told apart by their size
         history = lenet.fit(model, th.loader_of(x, y, 4), th.loader_of(x[:6], y[:6], 3),
-                            epochs=epochs, lr=1e-3)
+                            epochs=epochs, lr=1e-3, device="cpu")
         passes = sum(grad and size == 4 for _, grad, size in model.calls) / 3
         if passes != epochs:
             fail(tr(f"fit(epochs={epochs}) ran {passes:g} training passes over train_loader: "
@@ -558,7 +663,8 @@ def test_fit_adam_learning_rate(lenet, th):
     for lr in (1e-2, 3e-4):
         model = th.Probe()
         before = [p.detach().clone() for p in model.parameters()]
-        lenet.fit(model, th.loader_of(x, y, 8), th.loader_of(x, y, 8), epochs=1, lr=lr)
+        lenet.fit(model, th.loader_of(x, y, 8), th.loader_of(x, y, 8), epochs=1, lr=lr,
+                  device="cpu")
         moves = torch.cat([(p.detach() - b).abs().flatten() for p, b in zip(model.parameters(), before)])
         largest = float(moves.max())
         # Adam's first step: lr for every entry with a gradient, 0 for an entry without one.
@@ -592,6 +698,76 @@ def test_fit_adam_learning_rate(lenet, th):
                 f"đã thay đổi tới {largest:.3g} (trung vị {float(moves.median()):.3g}).{hint}"))
 
 
+def without_defaults(call, what, signature):
+    """call(), reporting a TypeError about the arguments as a missing default."""
+    try:
+        return call()
+    except TypeError as exc:
+        if "argument" not in str(exc):
+            raise
+        fail(tr(f"{what} raised TypeError ({exc}): the contract's signature is {signature}, so "
+                "the arguments with a default may be left out",
+                f"{what} gây lỗi TypeError ({exc}): chữ ký trong đặc tả là {signature}, nên có "
+                "thể bỏ qua các tham số có giá trị mặc định"))
+
+
+def training_passes(model, batch_size, batches):
+    """How many training passes over a loader of ``batches`` batches of ``batch_size``."""
+    return sum(grad and size == batch_size for _, grad, size in model.calls) / batches
+
+
+@pytest.mark.points(1)
+def test_signature_defaults(lenet, th):
+    x, y = random_batch(12)
+    model = th.Probe()
+    without_defaults(lambda: lenet.train_one_epoch(model, th.loader_of(x, y, 4), th.spy_sgd(model, lr=0.0),
+                                                   th.cross_entropy()),
+                     "train_one_epoch(model, loader, optimizer, loss_fn)",
+                     'train_one_epoch(model, loader, optimizer, loss_fn, device="cpu")')
+    without_defaults(lambda: lenet.evaluate(model, th.loader_of(x, y, 4)),
+                     "evaluate(model, loader)", 'evaluate(model, loader, device="cpu")')
+    signature = 'fit(model, train_loader, val_loader, epochs=10, lr=1e-3, device="cpu")'
+
+    # epochs: fit with every default against fit with the contract's values spelt out, on
+    # copies of one model (train: 3 batches of 4; validation: 2 batches of 3)
+    default = th.Probe()
+    explicit = th.copy_of_probe(default.state_dict())
+    train, val = th.loader_of(x, y, 4), th.loader_of(x[:6], y[:6], 3)
+    without_defaults(lambda: lenet.fit(default, train, val), "fit(model, train_loader, val_loader)",
+                     signature)
+    lenet.fit(explicit, train, val, epochs=DEFAULT_EPOCHS, lr=DEFAULT_LR, device="cpu")
+    got, want = training_passes(default, 4, 3), training_passes(explicit, 4, 3)
+    if got != want:
+        fail(tr(f"fit(model, train_loader, val_loader) made {got:g} training pass(es) over "
+                f"train_loader and fit(..., epochs={DEFAULT_EPOCHS}) {want:g}: the default number "
+                f"of epochs must be {DEFAULT_EPOCHS}, as in {signature}",
+                f"fit(model, train_loader, val_loader) chạy {got:g} lượt huấn luyện qua train_loader "
+                f"còn fit(..., epochs={DEFAULT_EPOCHS}) chạy {want:g}: số epoch mặc định phải là "
+                f"{DEFAULT_EPOCHS}, như trong {signature}"))
+
+    # lr: one epoch of one batch, i.e. one optimizer step, with lr left out and with lr=1e-3
+    x, y = random_batch(8)
+    default = th.Probe()
+    explicit = th.copy_of_probe(default.state_dict())
+    before = [p.detach().clone() for p in default.parameters()]
+    lenet.fit(default, th.loader_of(x, y, 8), th.loader_of(x, y, 8), epochs=1, device="cpu")
+    lenet.fit(explicit, th.loader_of(x, y, 8), th.loader_of(x, y, 8), epochs=1, lr=DEFAULT_LR,
+              device="cpu")
+    got = torch.cat([(p.detach() - b).flatten() for p, b in zip(default.parameters(), before)])
+    want = torch.cat([(p.detach() - b).flatten() for p, b in zip(explicit.parameters(), before)])
+    if torch.allclose(got, want, rtol=0.0, atol=SAME_RUN_ATOL):
+        return
+    ratio = float(got.abs().max()) / max(float(want.abs().max()), 1e-30)
+    fail(tr(f"one step of fit(..., epochs=1) without lr moved the parameters by up to "
+            f"{float(got.abs().max()):.3g}, with lr=1e-3 by up to {float(want.abs().max()):.3g} "
+            f"({ratio:.3g} times as far): the default learning rate must be lr=1e-3, as in "
+            f"{signature}",
+            f"một bước của fit(..., epochs=1) khi không truyền lr dịch chuyển tham số tới "
+            f"{float(got.abs().max()):.3g}, với lr=1e-3 là tới {float(want.abs().max()):.3g} "
+            f"(gấp {ratio:.3g} lần): tốc độ học mặc định phải là lr=1e-3, như trong "
+            f"{signature}"))
+
+
 @pytest.mark.points(1)
 @pytest.mark.hidden
 def test_fit_uses_cross_entropy(lenet, th):
@@ -601,7 +777,7 @@ def test_fit_uses_cross_entropy(lenet, th):
         logits = reference_probe(model)(x)
     expected = float(F.cross_entropy(logits, y))
     history = check_history(lenet.fit(model, th.loader_of(x, y, 8), th.loader_of(x, y, 8), epochs=1,
-                                      lr=1e-3), 1)
+                                      lr=1e-3, device="cpu"), 1)
     got = as_loss(history["train_loss"][0], "fit (history['train_loss'])")
     if math.isclose(got, expected, rel_tol=LOSS_RTOL, abs_tol=LOSS_ATOL):
         return
@@ -632,7 +808,7 @@ def test_accuracy_digits(lenet, th):
         train_loader = th.loader_of(x_train, y_train, BATCH, shuffle=True, seed=seed)
         val_loader = th.loader_of(x_train[:VAL_IMAGES], y_train[:VAL_IMAGES], EVAL_BATCH)
         model = build(lenet, th)
-        lenet.fit(model, train_loader, val_loader, epochs=EPOCHS, lr=LR)
+        lenet.fit(model, train_loader, val_loader, epochs=EPOCHS, lr=LR, device="cpu")
         accuracies[seed] = held_out_accuracy(lenet, th, model, x_test, y_test)
     median, worst = statistics.median(accuracies.values()), min(accuracies.values())
     if median >= MEDIAN_BAR and worst >= MIN_BAR:
@@ -657,7 +833,7 @@ def test_accuracy_mnist(lenet, th, mnist_split):
     train_loader = th.loader_of(x_train, y_train, MNIST_BATCH, shuffle=True, seed=MNIST_SEED)
     val_loader = th.loader_of(x_train[:EVAL_BATCH], y_train[:EVAL_BATCH], EVAL_BATCH)
     model = build(lenet, th)
-    lenet.fit(model, train_loader, val_loader, epochs=MNIST_EPOCHS, lr=MNIST_LR)
+    lenet.fit(model, train_loader, val_loader, epochs=MNIST_EPOCHS, lr=MNIST_LR, device="cpu")
     acc = held_out_accuracy(lenet, th, model, torch.tensor(mnist_split.x_test),
                             torch.tensor(mnist_split.y_test))
     if acc < MNIST_BAR:

@@ -57,7 +57,8 @@ FULL = 32.0
 LAYERS = ("bwrap", "landlock")  # the batch is graded once under each, forced
 WAS_HERE = "dlkit-attack-was-here"  # the file write_into_kit tries to create everywhere
 MARKER_PATHS = [Path(d, WAS_HERE) for d in ("/tmp", "/var/tmp", "/dev/shm", "/root",
-                                            os.path.expanduser("~"))]
+                                            os.path.expanduser("~"))
+                if os.access(d, os.W_OK | os.X_OK)]  # where this user could look (not /root as a user)
 KIT_DIRS = ("solutions", "graders", "exercises", "autograder")
 FORK_MARKER = "dlkit-hostile-fork-storm-sleeper"
 STUDENT_CANARY = f"STUDENT-CANARY-{uuid.uuid4().hex}"

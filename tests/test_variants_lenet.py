@@ -13,6 +13,7 @@ from harness import (
     Variant,
     assert_full_marks,
     assert_mistake_caught,
+    base_name,
     grade_variants,
     selected_variants,
 )
@@ -52,6 +53,34 @@ FORWARD_BODY = """x = self.pool(self.act(self.conv1(x)))  # (N, 6, 14, 14)
         x = self.act(self.fc2(x))  # (N, 84)
         """ + LOGITS
 
+TRAIN_SIGNATURE = 'def train_one_epoch(model, loader, optimizer, loss_fn, device="cpu"):'
+EVAL_SIGNATURE = 'def evaluate(model, loader, device="cpu"):'
+FIT_DEFAULTS = "epochs=10, lr=1e-3"
+FC2_ACT = "x = self.act(self.fc2(x))  # (N, 84)"
+
+NO_ACTIVATION_FORWARD = [(FORWARD_BODY, """x = self.pool(self.conv1(x))  # (N, 6, 14, 14)
+        x = self.pool(self.conv2(x))  # (N, 16, 5, 5)
+        x = torch.flatten(x, 1)  # (N, 400)
+        x = self.fc1(x)  # (N, 120)
+        x = self.fc2(x)  # (N, 84)
+        """ + LOGITS)]
+
+MODULE_DICT_MODEL = [
+    (INIT_BODY, """self.layers = nn.ModuleDict({
+            "c1": nn.Conv2d(1, 6, 5, padding=2), "c2": nn.Conv2d(6, 16, 5),
+            "f1": nn.Linear(400, 120), "f2": nn.Linear(120, 84), "f3": nn.Linear(84, 10),
+        })
+        self.act = nn.ReLU(inplace=True)
+        self.pool = nn.MaxPool2d(2)"""),
+    (FORWARD_BODY, """layer = self.layers
+        x = self.pool(self.act(layer["c1"](x)))
+        x = self.pool(self.act(layer["c2"](x)))
+        x = x.flatten(1)
+        x = self.act(layer["f1"](x))
+        x = self.act(layer["f2"](x))
+        return layer["f3"](x)"""),
+]
+
 SEQUENTIAL_MODEL = [
     (INIT_BODY, """self.features = nn.Sequential(
             nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2, 2),
@@ -88,6 +117,14 @@ MISTAKES = [
             must_fail=["test_gradients_reach_every_parameter", "test_parameter_count"], keyword=FAST),
     Variant("lenet", "detached_features", [("x = torch.flatten(x, 1)", "x = torch.flatten(x, 1).detach()")],
             must_fail=["test_gradients_reach_every_parameter"], keyword=FAST),
+    Variant("lenet", "no_activation_max_pooling_only", NO_ACTIVATION_FORWARD,
+            must_fail=["test_activation_after_each_layer"], keyword=FAST),
+    Variant("lenet", "no_activation_after_fc2", [(FC2_ACT, "x = self.fc2(x)  # (N, 84)")],
+            must_fail=["test_activation_after_each_layer"], keyword=FAST),
+    Variant("lenet", "sequential_no_activation_after_conv2",
+            [(SEQUENTIAL_MODEL[0][0], SEQUENTIAL_MODEL[0][1].replace(
+                "nn.Conv2d(6, 16, 5), nn.ReLU(),", "nn.Conv2d(6, 16, 5),")), SEQUENTIAL_MODEL[1]],
+            must_fail=["test_activation_after_each_layer"], keyword=FAST),
     Variant("lenet", "missing_zero_grad", [(ZERO_GRAD, "")],
             must_fail=["test_train_one_epoch_zeroes_gradients"], keyword=FAST),
     Variant("lenet", "zero_grad_between_backward_and_step", [(ZERO_GRAD, ""), (BACKWARD, BACKWARD + ZERO_GRAD)],
@@ -125,6 +162,14 @@ MISTAKES = [
             must_fail=["test_fit_runs_exactly_epochs"], keyword=FAST),
     Variant("lenet", "fit_one_epoch_too_few", [(EPOCH_LOOP, "for _ in range(1, epochs):")],
             must_fail=["test_fit_runs_exactly_epochs"], keyword=FAST),
+    Variant("lenet", "fit_default_one_epoch", [(FIT_DEFAULTS, FIT_DEFAULTS.replace("epochs=10", "epochs=1"))],
+            must_fail=["test_signature_defaults"], keyword=FAST),
+    Variant("lenet", "fit_default_lr_1e-2", [(FIT_DEFAULTS, FIT_DEFAULTS.replace("lr=1e-3", "lr=1e-2"))],
+            must_fail=["test_signature_defaults"], keyword=FAST),
+    Variant("lenet", "train_one_epoch_device_required", [(TRAIN_SIGNATURE, TRAIN_SIGNATURE.replace('="cpu"', ""))],
+            must_fail=["test_signature_defaults"], keyword=FAST),
+    Variant("lenet", "evaluate_device_required", [(EVAL_SIGNATURE, EVAL_SIGNATURE.replace('="cpu"', ""))],
+            must_fail=["test_signature_defaults"], keyword=FAST),
     Variant("lenet", "fit_nll_loss_on_logits", [(CE, "loss_fn = nn.NLLLoss()")],
             must_fail=["test_fit_uses_cross_entropy"], keyword=FAST),
     Variant("lenet", "fit_trains_a_copy", [("model.to(device)\n", "model = copy.deepcopy(model).to(device)\n"),
@@ -146,6 +191,14 @@ CORRECT = [
         x = F.relu(self.fc1(x))
         x = F.relu(self.fc2(x))
         return self.fc3(x)""")], keyword=FAST),
+    Variant("lenet", "sigmoid_average_pooling",
+            [(ACT, "self.act = nn.Sigmoid()"), (POOL, "self.pool = nn.AvgPool2d(2)")], keyword=FAST),
+    Variant("lenet", "module_dict_inplace_relu", MODULE_DICT_MODEL, keyword=FAST),
+    Variant("lenet", "pooling_before_activation",
+            [(FORWARD_BODY, FORWARD_BODY.replace("self.pool(self.act(self.conv1(x)))",
+                                                 "F.relu(F.max_pool2d(self.conv1(x), 2))")
+              .replace("self.pool(self.act(self.conv2(x)))", "torch.relu(self.pool(self.conv2(x)))"))],
+            keyword=FAST),
     Variant("lenet", "train_one_epoch_size_weighted_mean",
             [(TRAIN_MODE, "model.train()\n    total_loss, seen = 0.0, 0"),
              (RECORD, "total_loss += loss.item() * images.size(0)\n        seen += images.size(0)"),
@@ -157,6 +210,11 @@ CORRECT = [
     Variant("lenet", "evaluate_restores_mode",
             [(EVAL_MODE, "was_training = model.training\n    " + EVAL_MODE),
              (ACCURACY, "model.train(was_training)\n    " + ACCURACY)], keyword=FAST),
+    Variant("lenet", "evaluate_float32_count",  # 7/12 in float32 is 2e-8 away from 7/12
+            [(EVAL_MODE, "model.eval()\n    correct, total = torch.zeros(()), 0"),
+             ("correct += (predictions == labels).sum().item()",
+              "correct += (predictions == labels).float().sum()"),
+             (ACCURACY, "return (correct / total).item()")], keyword=FAST),
     Variant("lenet", "evaluate_inference_mode_torch_max",
             [(NO_GRAD, NO_GRAD.replace("no_grad", "inference_mode")),
              ("predictions = model(images).argmax(dim=1)", "_, predictions = torch.max(model(images), 1)"),
@@ -179,6 +237,12 @@ CORRECT = [
 ]
 
 
+# Mistakes that must lose the points of the tests they name and no others.
+ONLY_THEIR_TESTS = {"fit_default_one_epoch", "fit_default_lr_1e-2", "train_one_epoch_device_required",
+                    "evaluate_device_required", "no_activation_max_pooling_only",
+                    "no_activation_after_fc2", "sequential_no_activation_after_conv2"}
+
+
 @pytest.fixture(scope="module")
 def runs(request, tmp_path_factory):
     """Every selected variant graded once, in a few processes (see harness.grade_variants)."""
@@ -194,3 +258,11 @@ def test_mistake_loses_points(variant, runs):
 @pytest.mark.parametrize("variant", CORRECT, ids=lambda v: v.name)
 def test_correct_variant_gets_full_marks(variant, runs):
     assert_full_marks(variant, runs[variant.name])
+
+
+@pytest.mark.parametrize("variant", [v for v in MISTAKES if v.name in ONLY_THEIR_TESTS], ids=lambda v: v.name)
+def test_mistake_loses_only_its_points(variant, runs):
+    failed = {base_name(name) for name in runs[variant.name].failed()}
+    assert failed == set(variant.must_fail), (
+        f"mistake {variant.name!r} failed {sorted(failed)}, expected {variant.must_fail}\n"
+        f"{runs[variant.name].output}")

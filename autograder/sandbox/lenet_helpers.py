@@ -148,3 +148,76 @@ def copy_of_probe(state_dict: dict, scale: float = 1.0) -> Probe:
 def cross_entropy_of(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     with torch.no_grad():
         return float(F.cross_entropy(copy.deepcopy(model)(x), y))
+
+
+class _Stop(BaseException):
+    """Ends a forward pass early (a BaseException, so that an ``except Exception`` in the
+    student's ``forward`` cannot swallow it)."""
+
+
+def _layer_kind(module: nn.Module) -> str:
+    return "conv" if isinstance(module, nn.Conv2d) else "linear"
+
+
+def between_layers(model: nn.Module, x: torch.Tensor, values) -> dict:
+    """What reaches each nn.Conv2d/nn.Linear of ``model`` from the one called before it,
+    when that one's output is replaced by a constant, as plain data.
+
+    A forward pass in eval mode without a graph first records the order in which the
+    model calls its nn.Conv2d and nn.Linear modules (forward hooks: whatever the style,
+    modules, ``torch.nn.functional`` calls, ``nn.Sequential`` or ``nn.ModuleDict``). Then,
+    for each call k but the last and each value c of ``values``, the output of call k is
+    replaced by a tensor full of c and the input of call k + 1 is read, and the pass
+    stopped there. Between two layers, pooling (max or average) and flatten/reshape map a
+    constant c to c; an activation phi maps it to phi(c).
+
+    Returns {"layers": [{"name", "kind": "conv" | "linear", "out_shape"}] in call order,
+    "pairs": [{"from": k, "to": k + 1, "probes": [[c, min, max, in_shape] of the input of
+    call k + 1, or None when the pass did not reach it]}]}.
+    """
+    modules = [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    names = {id(m): name for name, m in model.named_modules()}
+    state = {"count": 0, "replace": None, "value": 0.0, "capture": None, "seen": None}
+    order: list[dict] = []
+
+    def before(module, args):
+        index = state["count"]
+        state["count"] += 1
+        if state["capture"] == index:
+            state["seen"] = args[0].detach().clone() if args and isinstance(args[0], torch.Tensor) else None
+            raise _Stop
+
+    def after(module, args, output):
+        index = state["count"] - 1  # Conv2d and Linear hold no such layers: calls alternate
+        if state["replace"] is None:
+            order.append({"name": names.get(id(module), "?"), "kind": _layer_kind(module),
+                          "out_shape": list(output.shape) if isinstance(output, torch.Tensor) else None})
+        elif state["replace"] == index and isinstance(output, torch.Tensor):
+            return torch.full_like(output, state["value"])
+        return None
+
+    handles = [h for m in modules for h in (m.register_forward_pre_hook(before),
+                                            m.register_forward_hook(after))]
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            model(x)
+            pairs = []
+            for k in range(len(order) - 1):
+                probes = []
+                for value in values:
+                    state.update(count=0, replace=k, value=float(value), capture=k + 1, seen=None)
+                    try:
+                        model(x)
+                    except _Stop:
+                        pass
+                    seen = state["seen"]
+                    probes.append(None if seen is None or seen.numel() == 0 else
+                                  [float(value), float(seen.min()), float(seen.max()), list(seen.shape)])
+                pairs.append({"from": k, "to": k + 1, "probes": probes})
+    finally:
+        for handle in handles:
+            handle.remove()
+        model.train(was_training)
+    return {"layers": order, "pairs": pairs}
