@@ -305,9 +305,10 @@ def fit(model, train_loader, val_loader, epochs=10, lr=1e-3, device="cpu"):
 # ```
 #
 # The grader (`python -m pytest graders/test_lenet.py`) checks the shapes, the 61,706
-# parameters, that the network returns logits, and the behaviour of your loops on small
+# parameters, that the network returns logits, that an activation follows every
+# convolution and every hidden linear layer, and the behaviour of your loops on small
 # models of its own (zero_grad, modes, one step per batch, the mean loss, the accuracy,
-# Adam's learning rate, the number of epochs). Then comes the bar: with exactly the code
+# Adam's learning rate, the number of epochs, the defaults of the signatures). Then comes the bar: with exactly the code
 # above for the seeds 0, 1 and 2, the median held-out accuracy must be at least 95% and
 # none below 90% (and at least 98% on the MNIST test set after 3 epochs, when MNIST is
 # configured).
@@ -326,9 +327,10 @@ def fit(model, train_loader, val_loader, epochs=10, lr=1e-3, device="cpu"):
 # ```
 #
 # Bộ chấm (`python -m pytest graders/test_lenet.py`) kiểm tra kích thước, 61.706 tham
-# số, việc mạng trả về logit, và cách các vòng lặp của bạn hoạt động trên những mô hình
-# nhỏ của riêng nó (zero_grad, chế độ huấn luyện/đánh giá, một bước cho mỗi batch, giá
-# trị mất mát trung bình, độ chính xác, tốc độ học của Adam, số epoch). Sau đó là ngưỡng
+# số, việc mạng trả về logit, việc có hàm kích hoạt sau mỗi lớp tích chập và mỗi lớp
+# tuyến tính ẩn, và cách các vòng lặp của bạn hoạt động trên những mô hình nhỏ của riêng
+# nó (zero_grad, chế độ huấn luyện/đánh giá, một bước cho mỗi batch, giá trị mất mát
+# trung bình, độ chính xác, tốc độ học của Adam, số epoch, giá trị mặc định của các tham số). Sau đó là ngưỡng
 # yêu cầu: với đúng đoạn code trên cho các seed 0, 1 và 2, trung vị độ chính xác trên tập
 # kiểm tra phải đạt ít nhất 95% và không lần nào dưới 90% (và ít nhất 98% trên tập kiểm
 # tra MNIST sau 3 epoch, nếu đã cấu hình MNIST).
