@@ -89,6 +89,23 @@ def landlock_abi() -> int:
         return 0
 
 
+def seccomp_only() -> str:
+    """Load the seccomp filter of :func:`restrict` alone ("on", or "off: why").
+
+    For the bwrap layer: its namespaces already confine files, network and processes; the
+    filter adds what namespaces leave to the kernel's permission checks (ptrace of
+    bubblewrap's own init inside the sandbox, mount and namespace calls, io_uring...).
+    """
+    seccomp_filter, problem = _seccomp_filter()
+    if seccomp_filter is None:
+        return f"off: {problem}"
+    try:
+        seccomp_filter.load()
+    except OSError as exc:
+        return f"off: loading the filter failed: {exc}"
+    return "on"
+
+
 def restrict(read_only: Sequence[str], read_write: Sequence[str], *,
              seccomp: bool = True) -> dict:
     """Irreversibly restrict this process (and its future children); return a JSON-able report.

@@ -17,7 +17,8 @@ Confinement, in order (what could be applied is reported to the grading process 
    - ``bwrap``: the worker already runs in bubblewrap's new root (only Python, the kit's
      package and the submission, read-only; a private size-limited /tmp; no network; its
      own PID namespace). As root (bwrap then leaves it CAP_SETUID/SETGID only) it drops to
-     an unprivileged uid of its own, no supplementary groups.
+     an unprivileged uid of its own, no supplementary groups. After its imports it loads
+     the seccomp filter of the Landlock layer too (no ptrace, mount, socket...).
    - ``landlock``: as root, the worker first drops to its own uid when Python is readable
      by it; after its imports and before the student's file is loaded it restricts itself
      with Landlock and seccomp (:mod:`autograder.sandbox.selfrestrict`): read-only access
@@ -342,6 +343,10 @@ class Runtime:
         del self.callbacks[0]
         self.depth = 0
         self.chan = protocol.Channel(fd_in, fd_out, protocol.FROM_PARENT)
+        if config["layer"] == "bwrap" and sys.platform.startswith("linux"):
+            from autograder.sandbox import selfrestrict
+
+            isolation["seccomp"] = selfrestrict.seccomp_only()
         if config["layer"] == "landlock":  # after the imports, before the student's code
             from autograder.sandbox import selfrestrict
 
