@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import pytest
 from harness import ROOT, SOLUTIONS, run_graders
@@ -87,3 +89,21 @@ def test_an_endless_loop_costs_its_time_limit_once(tmp_path):
     again = [name for name, m in stopped.items() if "not run again" in m]
     assert len(first) == 1 and len(again) >= 2, stopped
     assert "test_relu_forward" in stopped and run.earned < run.available
+    deadline = time.monotonic() + 10
+    while orphaned_workers() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not orphaned_workers(), "a stopped worker outlived its grader (still looping)"
+
+
+def orphaned_workers() -> list[str]:
+    """Worker processes whose grader is gone (adopted by init): a kill that did not land."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            cmdline = stat.with_name("cmdline").read_bytes()
+        except OSError:
+            continue
+        if fields[1] == "1" and b"autograder.sandbox.worker" in cmdline:
+            found.append(stat.parent.name)
+    return found

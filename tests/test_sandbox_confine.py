@@ -49,6 +49,7 @@ def test_bwrap_args_order_and_contents():
     assert "--bind" not in args, "nothing of the host is writable"
     rooted = confine.bwrap_args(mounts, as_root=True)
     assert "--unshare-all" not in rooted and "--unshare-net" in rooted and "--unshare-pid" in rooted
+    assert "--as-pid-1" in args and "--as-pid-1" not in rooted
     assert rooted[rooted.index("--cap-drop") + 1] == "ALL"
 
 

@@ -90,11 +90,14 @@ def bwrap_args(mounts: Mounts, *, as_root: bool) -> list[str]:
     the hidden folders after the binds they hide parts of.
     """
     if as_root:  # no user namespace: the worker keeps CAP_SETUID/SETGID to drop to its uid
+        # (bubblewrap's init stays PID 1: root-owned, out of the worker's reach, and its exit
+        # ends every process of the namespace -- a death signal from root would not reach
+        # the worker once it has dropped its uid)
         namespaces = ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
                       "--unshare-cgroup-try", "--cap-drop", "ALL", "--cap-add", "CAP_SETUID",
                       "--cap-add", "CAP_SETGID"]
-    else:
-        namespaces = ["--unshare-all"]
+    else:  # --as-pid-1: no bubblewrap init of the same uid whose /proc/1/mem it could read
+        namespaces = ["--unshare-all", "--as-pid-1"]
     args = [*namespaces, "--die-with-parent", "--new-session",
             "--perms", "1777", "--size", str(int(mounts.tmp_size)), "--tmpfs", "/tmp",
             "--proc", "/proc", "--dev", "/dev", "--ro-bind", "/usr", "/usr"]

@@ -223,6 +223,17 @@ def _confine(config: dict) -> dict:
     return report
 
 
+def _reap() -> None:
+    """Collect every child that has exited (zombies count against RLIMIT_NPROC)."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
 class CappedWriter:
     """A text stream keeping the first ``limit`` characters written; the rest is dropped."""
 
@@ -398,6 +409,8 @@ class Runtime:
             header, blobs = self._receive()
             if header.get("op") == "bye":
                 os._exit(0)
+            if os.getpid() == 1:  # bwrap --as-pid-1: orphans come to us; reap them between calls
+                _reap()
             self.handle(header, blobs)
 
     def _receive(self):
