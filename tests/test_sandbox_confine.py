@@ -82,7 +82,7 @@ def _grade(impl: Path, *extra: str, env: dict | None = None) -> subprocess.Compl
     return subprocess.run(
         [sys.executable, "-m", "pytest", "graders/test_backprop.py", "--impl", str(impl), "-q",
          "-p", "no:cacheprovider", *extra],
-        cwd=ROOT, capture_output=True, text=True, timeout=300, env={**os.environ, **(env or {})})
+        cwd=ROOT, capture_output=True, text=True, check=False, timeout=300, env={**os.environ, **(env or {})})
 
 
 @pytest.mark.skipif(not LINUX, reason="the isolated worker needs Linux")
@@ -123,10 +123,10 @@ def test_autograder_grade_refuses_then_records_unconfined(tmp_path):
     (submissions / "alice" / "backprop.py").write_text((SOLUTIONS / "backprop.py").read_text())
     command = [sys.executable, "-m", "autograder.cli", "grade", str(submissions), "-e", "backprop",
                "--out", str(tmp_path / "out"), "--sandbox", "none"]
-    refused = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    refused = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, check=False, timeout=300)
     assert refused.returncode == 2 and "--unconfined" in refused.stdout, refused.stdout
     assert not (tmp_path / "out" / "alice" / "results.json").exists()
-    done = subprocess.run([*command, "--unconfined"], cwd=tmp_path, capture_output=True, text=True,
+    done = subprocess.run([*command, "--unconfined"], cwd=tmp_path, capture_output=True, text=True, check=False,
                           timeout=300)
     assert done.returncode == 0, done.stdout[-3000:]
     results = json.loads((tmp_path / "out" / "alice" / "results.json").read_text())
@@ -134,7 +134,7 @@ def test_autograder_grade_refuses_then_records_unconfined(tmp_path):
     assert confinement["layer"] == "none" and confinement["unconfined"] is True
     assert results["score"] == 32
     default = subprocess.run(command[:-2] + ["--force"], cwd=tmp_path, capture_output=True,
-                             text=True, timeout=300)
+                             text=True, timeout=300, check=False)
     assert default.returncode == 0, default.stdout[-3000:]
     results = json.loads((tmp_path / "out" / "alice" / "results.json").read_text())
     confinement = results["extra_data"]["dlkit"]["exercises"]["backprop"]["confinement"]

@@ -30,6 +30,7 @@ from autograder import paths
 from autograder.course.layout import COURSE_ID, Course
 from autograder.course.testmap import grader_points, load_tests
 
+
 @dataclass
 class AutogradeOutcome:
     students: list[StudentResult]

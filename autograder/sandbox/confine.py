@@ -190,11 +190,11 @@ def bwrap_problem() -> str | None:
                    sys.executable, "-I", "-c", "pass"]
         try:
             done = subprocess.run(command, capture_output=True, text=True, timeout=PROBE_TIMEOUT,
-                                  stdin=subprocess.DEVNULL)
+                                  stdin=subprocess.DEVNULL, check=False)
         except (OSError, subprocess.TimeoutExpired) as exc:
             return f"bwrap did not start: {type(exc).__name__}"
     if done.returncode != 0:
-        detail = (done.stderr.strip().splitlines() or ["exit status %d" % done.returncode])[-1]
+        detail = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
         return f"bwrap cannot start here: {detail[:200]}"
     return None
 
@@ -211,7 +211,7 @@ def landlock_problem() -> str | None:
     return None if abi >= 1 else "Landlock is not available in this kernel"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def select(requested: str = "auto") -> Layer:
     """The strongest layer available (``auto``) or the one requested, if it works here.
 
