@@ -683,19 +683,14 @@ def test_gradient_check_zero_gradient(gc, rng):
                          constant_x, np.zeros_like(constant_x), shape=constant_x.shape)
         except ZeroDivisionError:  # Python floats: 0.0 / 0.0 raises instead of giving nan
             divided_by_zero = True
-        if divided_by_zero:
-            fail(tr("gradient_check divided by zero where both gradients are 0 (a constant f, "
+        value = None if divided_by_zero else to_float(value, "gradient_check")
+        if value is None or not np.isfinite(value):
+            did_en = "divided by zero" if value is None else f"returned {value}"
+            did_vi = "chia cho 0" if value is None else f"trả về {value}"
+            fail(tr(f"gradient_check {did_en} where both gradients are 0 (a constant f, "
                     "analytic_grad all zeros): use max(eps, |a| + |b|) as the denominator, as "
                     "relative_error does.",
-                    "gradient_check chia cho 0 tại chỗ cả hai gradient đều bằng 0 (f hằng, "
-                    "analytic_grad toàn số 0): hãy dùng max(eps, |a| + |b|) làm mẫu số, như "
-                    "relative_error."))
-        value = to_float(value, "gradient_check")
-        if not np.isfinite(value):
-            fail(tr(f"gradient_check returned {value} where both gradients are 0 (a constant f, "
-                    "analytic_grad all zeros): use max(eps, |a| + |b|) as the denominator, as "
-                    "relative_error does.",
-                    f"gradient_check trả về {value} tại chỗ cả hai gradient đều bằng 0 (f hằng, "
+                    f"gradient_check {did_vi} tại chỗ cả hai gradient đều bằng 0 (f hằng, "
                     "analytic_grad toàn số 0): hãy dùng max(eps, |a| + |b|) làm mẫu số, như "
                     "relative_error."))
         if value != 0.0:

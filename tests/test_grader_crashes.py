@@ -11,29 +11,18 @@ import time
 from pathlib import Path
 
 import pytest
+import test_variants_gradcheck
 from harness import ROOT, SOLUTIONS, run_graders
 
 # numerical_gradient indexing x with one integer: fine on a 1-D x, IndexError on (4, 3).
-ROW_INDEXING = '''
-def numerical_gradient(f, x, h=1e-5):
-    grad = np.zeros_like(x)
-    for i in range(x.size):
-        old = x[i]
-        x[i] = old + h
-        plus = f(x)
-        x[i] = old - h
-        minus = f(x)
-        x[i] = old
-        grad[i] = (plus - minus) / (2 * h)
-    return grad
-'''
+ROW_INDEXING = "ng_1d_only_range_size"  # the mistaken variant of test_variants_gradcheck
 
 
 @pytest.mark.parametrize("isolated", [False, True], ids=["in-process", "isolated"])
 def test_shape_error_in_numerical_gradient_gets_the_shape_hint(tmp_path, isolated):
     if isolated and not sys.platform.startswith("linux"):
         pytest.skip("the isolated worker needs Linux")
-    source = (SOLUTIONS / "gradcheck.py").read_text(encoding="utf-8") + ROW_INDEXING
+    source = next(v for v in test_variants_gradcheck.MISTAKES if v.name == ROW_INDEXING).render()
     (tmp_path / "gradcheck.py").write_text(source, encoding="utf-8")
     run = run_graders(tmp_path, "graders/test_gradcheck.py",
                       extra=("--isolate",) if isolated else ())
