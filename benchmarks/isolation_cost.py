@@ -47,7 +47,7 @@ KEPT = ("## Notes", "## Before")  # hand-written sections of the results file, k
 
 from autograder.grading.loader import Implementation
 from autograder.sandbox import confine
-from autograder.sandbox.client import RemoteImplementation
+from autograder.sandbox.remote import RemoteImplementation
 
 STUDENT = textwrap.dedent("""
     import numpy as np

@@ -23,11 +23,13 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import importlib
 import importlib.util
 import sys
 import types
 from pathlib import Path
 
+from autograder.grading import values
 from autograder.grading.messages import tr
 
 EXERCISES = ("backprop", "gradcheck", "optimizers", "xor", "lenet")
@@ -78,7 +80,52 @@ def forbidden_imports(source: str, forbidden: tuple[str, ...] = FORBIDDEN_IN_NUM
     return sorted(found)
 
 
-class ExerciseModule:
+class LocalCalls:
+    """Calls into an exercise whose code runs in this process, with the rules of
+    :mod:`autograder.grading.values` (data in, data out, refs for the rest), so that a
+    grader behaves as it does against the isolated worker."""
+
+    exercise_name: str
+
+    def attribute(self, attr: str):
+        raise NotImplementedError
+
+    def __getattr__(self, attr: str):
+        if attr.startswith("_"):
+            raise AttributeError(attr)
+        value = self.attribute(attr)
+        if callable(value):
+            return values.StudentFunction(self, attr)
+        return values.to_data(value, self._ref)
+
+    def call(self, target, args: tuple, kwargs: dict, probe: bool = False):
+        if probe:
+            fn = getattr(probe_module(self.exercise_name), target)
+        elif isinstance(target, str):
+            fn = self.attribute(target)
+        else:
+            fn = self._resolve(target)
+        args = values.from_data(tuple(args), self._resolve)
+        kwargs = values.from_data(dict(kwargs), self._resolve)
+        return values.to_data(fn(*args, **kwargs), self._ref)
+
+    def _ref(self, obj) -> values.Ref:
+        return values.Ref(type(obj).__name__, self, obj)
+
+    def _resolve(self, value):
+        if isinstance(value, values.StudentFunction) and value.exercise is self:
+            return self.attribute(value.name)
+        if isinstance(value, values.Ref) and value._ref_owner is self:
+            return value._ref_key
+        raise ValueError(f"{value!r} belongs to another exercise or implementation")
+
+
+def probe_module(exercise: str) -> types.ModuleType:
+    """The trusted probes of ``exercise`` (:mod:`autograder.probes`)."""
+    return importlib.import_module(f"autograder.probes.{exercise}")
+
+
+class ExerciseModule(LocalCalls):
     """Lazy, guarded access to one exercise file of an implementation.
 
     Attributes of the underlying module are reached as attributes of this object::
@@ -178,9 +225,8 @@ class ExerciseModule:
             _refuse_forbidden_globals(module, self._path)
         return module
 
-    def __getattr__(self, attr: str):
-        if attr.startswith("__"):
-            raise AttributeError(attr)
+    def attribute(self, attr: str):
+        """The module's own attribute (the worker and the in-process calls use this)."""
         module = self.load()
         try:
             return getattr(module, attr)
@@ -229,11 +275,15 @@ class Implementation:
             self._modules[name] = ExerciseModule(name, self.root / f"{name}.py")
         return self._modules[name]
 
+    def probes(self, name: str) -> values.Probes:
+        """The trusted probes of exercise ``name``, run next to its code."""
+        return values.Probes(self.exercise(name))
+
     def __repr__(self) -> str:
         return f"Implementation({str(self.root)!r})"
 
 
-class NamespaceExercise:
+class NamespaceExercise(LocalCalls):
     """An exercise whose code lives in a namespace (a notebook kernel's ``globals()``)."""
 
     def __init__(self, name: str, namespace: dict):
@@ -250,9 +300,7 @@ class NamespaceExercise:
         ``path``: a notebook's exercise has no file)."""
         return NamespaceImplementation.owns(filename)
 
-    def __getattr__(self, attr: str):
-        if attr.startswith("__"):
-            raise AttributeError(attr)
+    def attribute(self, attr: str):
         try:
             return self._namespace[attr]
         except KeyError:
@@ -266,6 +314,7 @@ class NamespaceImplementation:
     def __init__(self, namespace: dict):
         self.namespace = namespace
         self.root = Path.cwd().resolve()
+        self._exercises: dict[str, NamespaceExercise] = {}
 
     @staticmethod
     def owns(filename: str) -> bool:
@@ -276,4 +325,9 @@ class NamespaceImplementation:
     def exercise(self, name: str) -> NamespaceExercise:
         if name not in EXERCISES:
             raise ValueError(f"unknown exercise {name!r}; known: {', '.join(EXERCISES)}")
-        return NamespaceExercise(name, self.namespace)
+        if name not in self._exercises:
+            self._exercises[name] = NamespaceExercise(name, self.namespace)
+        return self._exercises[name]
+
+    def probes(self, name: str) -> values.Probes:
+        return values.Probes(self.exercise(name))

@@ -220,7 +220,7 @@ def impl(pytestconfig: pytest.Config):
     if not state.isolated:
         yield Implementation(state.impl_root)
         return
-    from autograder.sandbox.client import RemoteImplementation
+    from autograder.sandbox.remote import RemoteImplementation
     from autograder.sandbox.limits import SandboxLimits
 
     limits = {"call_timeout": pytestconfig.getoption("--call-timeout"),
@@ -307,7 +307,12 @@ class StudentFacingFailure:
 
 
 def _deepest_frame_in(exc: BaseException, owns: Callable[[str], bool]):
-    """(file name, line, function) of the deepest traceback frame of the implementation."""
+    """(file name, line, function) of the deepest traceback frame of the implementation
+    (an isolated worker's exception carries its student's frames as data)."""
+    reported = getattr(exc, "student_frames", None)
+    if isinstance(reported, list):
+        owned = [frame for frame in reported if owns(frame[0])]
+        return (Path(owned[-1][0]).name, *owned[-1][1:]) if owned else None
     found = None
     tb = exc.__traceback__
     while tb is not None:

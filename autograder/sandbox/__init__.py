@@ -34,10 +34,14 @@ __all__ = ["RemoteImplementation", "SandboxError", "SandboxLimits", "StudentErro
 
 
 def __getattr__(name: str):
-    if name in ("RemoteImplementation", "SandboxError", "StudentError"):
+    if name in ("SandboxError", "StudentError"):
         from autograder.sandbox import client
 
         return getattr(client, name)
+    if name == "RemoteImplementation":
+        from autograder.sandbox.remote import RemoteImplementation
+
+        return RemoteImplementation
     if name == "SandboxLimits":
         from autograder.sandbox.limits import SandboxLimits
 

@@ -1,34 +1,27 @@
-"""The grading side of isolation: workers, remote proxies, time limits, the student's errors.
+"""The grading side of one worker: start it confined, send requests, time limits, errors.
 
-``pytest graders --isolate`` makes the ``impl`` fixture a :class:`RemoteImplementation`.
-Its :meth:`~RemoteImplementation.exercise` proxies behave like the in-process
-:class:`~autograder.grading.loader.ExerciseModule`: ``bp.affine_forward(x, w, b)`` runs in
-the worker of that exercise and returns data (arrays, tuples, floats...) or a
-:class:`RemoteObject` for anything else (a cache, an optimizer, a model), which supports
-attribute access, calls and being passed back. Callables of the grading process passed
-as arguments (gradcheck's ``f``) are called back from the worker; arrays and dicts are
-mirrored so that in-place changes show on both sides (:mod:`autograder.sandbox.protocol`).
+A :class:`Worker` is one process of one exercise of one submission
+(:mod:`autograder.sandbox.worker`), started confined by the layer the grading process
+chose (:mod:`autograder.sandbox.confine`). :meth:`Worker.request` sends data and gets
+data back (:mod:`autograder.sandbox.protocol`); objects that stay in the worker come back
+as :class:`~autograder.grading.values.Ref`.
 
-One worker per exercise of the submission, started at the first use. numpy's error state
-and torch's grad mode at the call site are applied around the call in the worker, and the
-warnings the student's code emits are re-emitted here, so ``np.errstate(over="raise")``
-or ``warnings.catch_warnings(record=True)`` in a grader mean what they mean in-process.
+A watchdog kills the worker's process group at the deadline of each request (the
+per-call limit, or what is left of the submission's budget), so no read or write here can
+block past it, whatever the worker does with its pipes. A worker that hangs, dies, exits
+(``sys.exit``/``os._exit`` in a call) or sends garbage fails the current test with a
+:class:`SandboxError` whose message is meant for the student; the next use starts a fresh
+worker, and a call that hung once fails at once afterwards.
 
 An exception raised by the student's code comes back as data and is raised here as:
 
+- the loader's :class:`NotImplementedYet` / :class:`SubmissionError`;
 - ``NotImplementedError`` (so the plugin says "not implemented yet: backprop.affine_forward");
-- the loader's :class:`NotImplementedYet` / :class:`SubmissionError` (missing file or
-  function, syntax error, crash or ``sys.exit`` at import, forbidden import);
 - otherwise a :class:`StudentError` subclass named like the original and derived from
-  its builtin base (a ``ValueError`` is still caught by ``except ValueError``), with the
-  traceback frames of the student's file rebuilt so that the plugin's message reads
-  "f raised ValueError: ... (backprop.py line 12)".
+  its builtin base (a ``ValueError`` is still caught by ``except ValueError``).
 
-A worker that hangs (per-call limit), dies, exits (``sys.exit``/``os._exit`` in a call)
-or sends garbage fails the current test with a :class:`SandboxError` whose message is
-meant for the student, and is replaced by a fresh one at the next use; handles from
-it raise a clear error. When the whole submission exceeds its time budget, every later
-call fails at once.
+Each carries ``student_frames``, the student's own traceback frames as (file, line,
+function), from which the plugin builds "f raised ValueError: ... (backprop.py line 12)".
 """
 
 from __future__ import annotations
@@ -43,32 +36,20 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import warnings
 import weakref
 from pathlib import Path
-from typing import Any
 
-from autograder.grading.loader import (
-    EXERCISES,
-    ExerciseModule,
-    NotImplementedYet,
-    SubmissionError,
-)
-from autograder.grading.messages import get_language, tr
+from autograder.grading.loader import EXERCISES, NotImplementedYet, SubmissionError
+from autograder.grading.messages import tr
+from autograder.grading.values import Ref, StudentFunction
 from autograder.sandbox import confine, protocol
-from autograder.sandbox.limits import WORKER_UID_BASE, SandboxLimits, human_seconds, human_size
+from autograder.sandbox.limits import WORKER_UID_BASE, human_seconds, human_size
 
-MAX_SUBMITTED_FILE = 2 * 1024 * 1024  # bytes of one exercise file
 THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
                "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")
-# Packages a numpy exercise must not reach even with the import guard removed: hidden by
-# empty mounts in its worker (when the worker has a private root).
-HIDDEN_IN_NUMPY_WORKERS = ("torch", "torchvision", "torchgen", "functorch", "jax", "jaxlib",
-                           "tensorflow", "keras", "autograd", "scipy", "sklearn", "cupy", "mxnet",
-                           "theano", "paddle", "chainer", "tinygrad", "micrograd")
-# Public data a LeNet submission could look labels up in.
-HIDDEN_DATA = ("sklearn/datasets/data", "sklearn/datasets/images", "sklearn/datasets/descr")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
 
 
@@ -77,24 +58,23 @@ _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
 class SandboxError(SubmissionError):
     """The isolated run of the student's code failed as a whole (time-out, crash, exit...).
 
-    A :class:`SubmissionError`, so the plugin shows the message as it is.
-    """
+    A :class:`SubmissionError`, so the plugin shows the message as it is."""
 
 
 class WorkerTimeout(SandboxError):
-    """A call ran longer than the per-call limit."""
+    """A call did not finish within its time limit."""
 
 
 class SubmissionTimeUp(SandboxError):
-    """The submission used up its time budget."""
+    """The submission used up its whole time budget."""
 
 
 class WorkerDied(SandboxError):
-    """The worker exited, was killed or crashed during a call."""
+    """The worker died, exited or broke the protocol while running a call."""
 
 
-class StaleHandle(SandboxError):
-    """An object of a worker that has been stopped since."""
+class StaleRef(SandboxError):
+    """A ref of a worker that has been stopped since."""
 
 
 class WorkerSetupError(SandboxError):
@@ -102,12 +82,7 @@ class WorkerSetupError(SandboxError):
 
 
 class StudentError(Exception):
-    """An exception raised by the student's code in the worker.
-
-    Concrete classes are made per remote type (``type(exc).__name__`` is the original
-    name) and derive from the original's builtin base as well, e.g.
-    ``class ValueError(StudentError, builtins.ValueError)``.
-    """
+    """An exception raised by the student's code in the worker (see the module's doc)."""
 
     remote_type = "Exception"
 
@@ -141,115 +116,16 @@ def student_error_class(type_name: str, bases: list[str]) -> type:
     return cls
 
 
-class _Marker(Exception):
-    pass
+class RemoteRef(Ref):
+    """A ref of a worker; the worker frees the object once the grader drops the ref."""
 
-
-_FRAME_CODE: dict[tuple[str, int, str], Any] = {}
-
-
-def _frame(filename: str, lineno: int, func: str):
-    """A traceback entry pointing at ``filename:lineno`` in function ``func``."""
-    key = (filename, lineno, func)
-    code = _FRAME_CODE.get(key)
-    if code is None:
-        code = compile("\n" * max(lineno - 1, 0) + "raise __dlkit_marker__", filename, "exec")
-        try:
-            code = code.replace(co_name=func, co_qualname=func)
-        except TypeError:  # Python 3.10: no co_qualname
-            code = code.replace(co_name=func)
-        if len(_FRAME_CODE) < 10_000:
-            _FRAME_CODE[key] = code
-    try:
-        exec(code, {"__dlkit_marker__": _Marker, "__name__": "student"})  # noqa: S102 - our code
-    except _Marker:
-        return sys.exc_info()[2].tb_next
-    return None
-
-
-def fake_traceback(frames: list[tuple[str, int, str]]):
-    """A traceback made of the student's frames (file, line, function), outermost first."""
-    entries = [tb for tb in (_frame(*frame) for frame in frames) if tb is not None]
-    for outer, inner in zip(entries, entries[1:]):
-        outer.tb_next = inner
-    return entries[0] if entries else None
-
-
-def _signal_name(number: int) -> str:
-    try:
-        return signal.Signals(number).name
-    except ValueError:
-        return f"signal {number}"
-
-
-# --- remote objects -------------------------------------------------------------------
-
-class RemoteObject:
-    """An object that lives in the worker: attribute access, calls, and passing it back.
-
-    ``type(obj).__name__`` is the remote type's name (for the graders' messages).
-    """
-
-    def __init__(self, worker: Worker, hid: int, type_name: str, name: str, is_callable: bool):
-        object.__setattr__(self, "_dlkit_worker", worker)
-        object.__setattr__(self, "_dlkit_id", hid)
-        object.__setattr__(self, "_dlkit_type", type_name)
-        object.__setattr__(self, "_dlkit_name", name)
-        object.__setattr__(self, "_dlkit_callable", is_callable)
-
-    def __getattr__(self, attr: str):
-        if attr.startswith("__") or attr.startswith("_dlkit"):
-            raise AttributeError(attr)
-        worker = self._dlkit_worker
-        return worker.request("getattr", what=f"{self._dlkit_name}.{attr}", h=self._dlkit_id,
-                              name=attr, _handle=self)
-
-    def __setattr__(self, attr: str, value) -> None:
-        raise AttributeError(f"cannot set {attr!r} on an object of the isolated worker")
-
-    def __call__(self, *args, **kwargs):
-        return self._dlkit_worker.request("call", what=self._dlkit_name, h=self._dlkit_id,
-                                          args=args, kwargs=kwargs, _handle=self)
-
-    def _dlkit_convert(self, kind: str):
-        return self._dlkit_worker.request("convert", what=f"{kind}({self._dlkit_name})",
-                                          h=self._dlkit_id, to=kind, _handle=self)
-
-    # The conversions numpy and the checks use (np.asarray(x, float) calls float(x)): they
-    # run the object's own __float__ & co in the worker, as they would in-process.
-    def __float__(self) -> float:
-        return self._dlkit_convert("float")
-
-    def __int__(self) -> int:
-        return self._dlkit_convert("int")
-
-    def __index__(self) -> int:
-        return self._dlkit_convert("index")
-
-    def __complex__(self) -> complex:
-        return self._dlkit_convert("complex")
-
-    def __repr__(self) -> str:
-        return f"<{self._dlkit_type} {self._dlkit_name!r} in the isolated worker>"
+    __slots__ = ()
 
     def __del__(self):
         try:
-            self._dlkit_worker.release(self._dlkit_id)
+            self._ref_owner.release(self._ref_key)
         except Exception:  # noqa: BLE001 - interpreter shutdown
             pass
-
-
-_REMOTE_CLASSES: dict[str, type] = {}
-
-
-def _remote_class(type_name: str) -> type:
-    name = type_name if _IDENTIFIER.match(type_name) else "RemoteObject"
-    cls = _REMOTE_CLASSES.get(name)
-    if cls is None:
-        cls = RemoteObject if name == "RemoteObject" else type(name, (RemoteObject,), {
-            "__module__": "isolated_worker"})
-        _REMOTE_CLASSES[name] = cls
-    return cls
 
 
 # --- one worker -------------------------------------------------------------------------
@@ -264,35 +140,24 @@ def _kill_all() -> None:
 
 
 class Worker:
-    """One worker process of one exercise, and the protocol's grading side."""
+    """One worker process of one exercise of a submission (``impl``: a RemoteImplementation)."""
 
-    def __init__(self, impl: RemoteImplementation, exercise: str, generation: int):
-        self.impl, self.exercise, self.generation = impl, exercise, generation
-        self.table = protocol.MirrorTable(+1)
-        self.callbacks: dict[int, Any] = {}
-        self._callback_ids: dict[int, int] = {}
-        self._next_callback = 1
-        self.remote: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
-        self._pending: set[int] = set()
-        self._raised: dict[int, BaseException] = {}
-        self._next_token = 1
+    def __init__(self, impl, exercise: str):
+        self.impl, self.exercise = impl, exercise
         self.dead: SandboxError | None = None
         self.loaded = False
+        self.expired = False
         self.isolation: dict = {}
         self.process: subprocess.Popen | None = None
         self.channel: protocol.Channel | None = None
         self.workdir: Path | None = None
-        self.depth = 0
-        self.module_generation: int | None = None
-        self._deadline: float | None = None
-        self._deadline_kind = "call"
+        self.released: list[int] = []
 
     # --- start and stop ---------------------------------------------------------------
 
     def start(self) -> None:
         impl, limits, layer = self.impl, self.impl.limits, self.impl.layer
-        workdir = Path(tempfile.mkdtemp(prefix=f"dlkit-sbx-{self.exercise}-"))
-        self.workdir = workdir
+        workdir = self.workdir = Path(tempfile.mkdtemp(prefix=f"dlkit-sbx-{self.exercise}-"))
         os.chmod(workdir, 0o711)
         submission = workdir / "submission"
         submission.mkdir(mode=0o755)
@@ -343,13 +208,13 @@ class Worker:
             for fd in (to_worker_r, from_worker_w):
                 os.close(fd)
         _LIVE_WORKERS.add(self)
-        self.channel = protocol.Channel(from_worker_r, to_worker_w, protocol.FROM_WORKER,
-                                        timeouts=True)
-        deadline = time.monotonic() + limits.start_timeout
+        self.channel = protocol.Channel(from_worker_r, to_worker_w, protocol.FROM_WORKER)
+        header: dict = {}
         try:
-            header, _ = self.channel.recv(deadline)
-        except (protocol.ChannelClosed, protocol.ChannelTimeout, protocol.ProtocolError) as exc:
-            detail = self._launcher_log() or type(exc).__name__
+            with self._watchdog(time.monotonic() + limits.start_timeout):
+                header, _ = self.channel.recv()
+        except (EOFError, OSError, protocol.ProtocolError) as exc:
+            detail = self._launcher_log() or ("time-out" if self.expired else type(exc).__name__)
             self.kill()
             raise WorkerSetupError(tr(f"the isolated worker could not start: {detail}",
                                       f"không khởi động được tiến trình cách ly: {detail}")) from None
@@ -370,134 +235,151 @@ class Worker:
         except OSError:
             return ""
 
+    def _signal_group(self) -> None:
+        process = self.process
+        if process is not None and process.poll() is None:
+            for kill in (lambda: os.killpg(process.pid, signal.SIGKILL), process.kill):
+                try:
+                    kill()
+                except OSError:
+                    pass
+
     def kill(self) -> None:
         """Stop the worker and everything it started; free its folder."""
         if self.dead is None:
-            self.dead = StaleHandle(tr(
+            self.dead = StaleRef(tr(
                 "this object belonged to a worker that has been stopped since (after a crash or a "
                 "time-out): it cannot be used any more",
                 "đối tượng này thuộc về một tiến trình đã bị dừng (sau một lỗi hoặc quá thời gian): "
                 "không thể dùng nó nữa"))
-        process = self.process
-        if process is not None and process.poll() is None:
+        self._signal_group()
+        if self.process is not None:
             try:
-                os.killpg(process.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-            try:
-                process.kill()
-            except OSError:
-                pass
-        if process is not None:
-            try:
-                process.wait(timeout=10)
+                self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 pass
-        self._cleanup()
+        _LIVE_WORKERS.discard(self)
+        if self.channel is not None:
+            self.channel.close()
+            self.channel = None
+        if self.workdir is not None:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+            self.workdir = None
 
     def close(self) -> None:
         """Ask the worker to stop, then make sure it did."""
         if self.dead is None and self.channel is not None:
             try:
-                self.channel.send({"op": "bye"}, deadline=time.monotonic() + 2)
+                with self._watchdog(time.monotonic() + 2):
+                    self.channel.send({"op": "bye"})
                 self.process.wait(timeout=5)
-            except (protocol.ChannelClosed, protocol.ChannelTimeout, subprocess.TimeoutExpired,
-                    OSError):
+            except (OSError, subprocess.TimeoutExpired):
                 pass
         self.kill()
 
-    def _cleanup(self) -> None:
-        _LIVE_WORKERS.discard(self)
-        if self.channel is not None:
-            self.channel.close()
-            self.channel = None
-        self.table.clear()
-        self.callbacks.clear()
-        self._callback_ids.clear()
-        self._raised.clear()
-        if self.workdir is not None:
-            shutil.rmtree(self.workdir, ignore_errors=True)
-            self.workdir = None
-
-    def release(self, hid: int) -> None:
+    def release(self, rid: int) -> None:
         if self.dead is None:
-            self._pending.add(hid)
+            self.released.append(rid)
+
+    def _watchdog(self, deadline: float):
+        """Kill the worker at ``deadline`` (sets ``expired``) unless the block ends first."""
+        worker = self
+
+        class Watchdog:
+            def __enter__(self):
+                worker.expired = False
+                self.timer = threading.Timer(max(0.0, deadline - time.monotonic()), self.fire)
+                self.timer.daemon = True
+                self.timer.start()
+
+            @staticmethod
+            def fire():
+                worker.expired = True
+                worker._signal_group()
+
+            def __exit__(self, *exc):
+                self.timer.cancel()
+                return False
+
+        return Watchdog()
 
     # --- requests ---------------------------------------------------------------------
 
     def request(self, op: str, *, what: str, args: tuple = (), kwargs: dict | None = None,
-                _handle: RemoteObject | None = None, **fields):
-        """Send one request and wait for its reply, serving callbacks meanwhile."""
+                **fields):
+        """Send one request with data, wait for its reply; return its data (or raise)."""
         if self.dead is not None:
             raise self.dead
         impl = self.impl
-        outermost = self.depth == 0
         hung = impl.hung.get((self.exercise, what))
-        if outermost and hung is not None:  # an endless loop costs its time limit once
+        if hung is not None:  # an endless loop costs its time limit once
             raise WorkerTimeout(hung + tr(" (not run again: it did not finish in an earlier test)",
                                           " (không chạy lại: nó đã không kết thúc ở một bài "
                                           "kiểm tra trước)"))
-        if outermost:
-            self._deadline, self._deadline_kind = impl.deadline()
+        deadline, kind = impl.deadline()
+        encoder = protocol.Encoder(refs=self._encode_ref)
+        header = {"op": op, **fields, "args": encoder.encode(list(args)),
+                  "kwargs": encoder.encode(dict(kwargs or {})), "ctx": _call_context()}
+        if self.released:
+            header["rel"], self.released = self.released, []
         start = time.monotonic()
-        self.depth += 1
         try:
-            header = {"op": op, **fields}
-            encoder = protocol.Encoder(self.table, self._encode_unknown)
-            body = [encoder.encode(list(args)),
-                    [[str(k), encoder.encode(v)] for k, v in (kwargs or {}).items()]]
-            body.append(protocol.encode_updates(encoder))
-            header["body"] = body
-            header["ctx"] = _call_context()
-            if self._pending:
-                header["rel"] = sorted(self._pending)
-                self._pending.clear()
-            try:
-                self.channel.send(header, encoder.blobs, self._deadline)
-                del encoder, body
-                kind, value, warned = self._wait(what)
-            except protocol.ChannelTimeout:
-                error = self._timeout_error(what)
-                if outermost:
-                    impl.hung[(self.exercise, what)] = str(error)
-                self._fail(error)
-            except protocol.ChannelClosed:
-                self._fail(self._death_error(what))
-            except protocol.ProtocolError as exc:
-                self._fail(WorkerDied(tr(
-                    f"the isolated worker sent malformed data while running {what} ({exc}): it was "
-                    "stopped",
-                    f"tiến trình cách ly gửi dữ liệu sai định dạng khi chạy {what} ({exc}): nó đã "
-                    "bị dừng")))
-            except _Exited as exc:
-                self._fail(WorkerDied(tr(f"the process exited ({exc.how}) while running {what}",
-                                         f"tiến trình đã thoát ({exc.how}) khi chạy {what}")))
-            except BaseException as exc:
-                # the grader's own time limit (SIGALRM), an interrupt, an error in a callback
-                # that is not an Exception: the worker is mid-call, so it cannot be reused
-                from autograder.grading.plugin import GraderTimeout
+            with self._watchdog(deadline):
+                self.channel.send(header, encoder.blobs)
+                reply, blobs = self.channel.recv()
+            if self.expired:
+                raise EOFError
+        except (EOFError, OSError):
+            if self.expired:
+                error = self._timeout_error(what, kind)
+                impl.hung[(self.exercise, what)] = str(error)
+            else:
+                error = self._death_error(what)
+            self._fail(error)
+        except protocol.ProtocolError as exc:
+            self._fail(self._malformed(what, exc))
+        except BaseException as exc:
+            # the grader's own time limit (SIGALRM), an interrupt: the worker is mid-call
+            from autograder.grading.plugin import GraderTimeout
 
-                if outermost and isinstance(exc, GraderTimeout):
-                    impl.hung[(self.exercise, what)] = str(exc)
-                self.kill()
-                raise
+            if isinstance(exc, GraderTimeout):
+                impl.hung[(self.exercise, what)] = str(exc)
+            self.kill()
+            raise
         finally:
-            self.depth -= 1
-            if outermost:
-                impl.spent += time.monotonic() - start
-                self._raised.clear()
+            impl.spent += time.monotonic() - start
+        if reply.get("op") == "exit":
+            how = str(reply.get("how") or "sys.exit")[:120]
+            self._fail(WorkerDied(tr(f"the process exited ({how}) while running {what}",
+                                     f"tiến trình đã thoát ({how}) khi chạy {what}")))
+        try:
+            if reply.get("op") not in ("ok", "err"):
+                raise protocol.ProtocolError("unexpected message")
+            decoder = protocol.Decoder(blobs, None, self._decode_ref, self._decode_function,
+                                       start=encoder.seen)
+            value = decoder.decode(reply.get("value"))
+            protocol.apply_changes(encoder.seen, reply.get("changes") or [], decoder)
+            warned = _check_warnings(reply.get("warn"))
+            error = self._exception(reply.get("exc"), what) if reply["op"] == "err" else None
+        except protocol.ProtocolError as exc:
+            self._fail(self._malformed(what, exc))
         _reemit(warned, impl.root)
-        if kind == "err":
-            raise value
+        if error is not None:
+            raise error
         return value
 
     def _fail(self, error: SandboxError):
         self.kill()
         raise error from None
 
-    def _timeout_error(self, what: str) -> SandboxError:
+    def _malformed(self, what: str, exc: Exception) -> SandboxError:
+        return WorkerDied(tr(
+            f"the isolated worker sent malformed data while running {what} ({exc}): it was stopped",
+            f"tiến trình cách ly gửi dữ liệu sai định dạng khi chạy {what} ({exc}): nó đã bị dừng"))
+
+    def _timeout_error(self, what: str, kind: str) -> SandboxError:
         limits = self.impl.limits
-        if self._deadline_kind == "submission":
+        if kind == "submission":
             return SubmissionTimeUp(tr(
                 f"your code was stopped while running {what}: the submission used up its time "
                 f"budget of {human_seconds(limits.submission_timeout)}",
@@ -519,19 +401,19 @@ class Worker:
         if kind == "exit":
             return WorkerDied(tr(f"the process exited (os._exit({number})) while running {what}",
                                  f"tiến trình đã thoát (os._exit({number})) khi chạy {what}"))
-        name = _signal_name(number)
-        if number == signal.SIGKILL:
-            return WorkerDied(tr(
-                f"the process was killed ({name}) while running {what}: out of memory? "
-                f"(limit {memory})",
-                f"tiến trình bị dừng ({name}) khi chạy {what}: hết bộ nhớ? (giới hạn {memory})"))
+        try:
+            name = signal.Signals(number).name
+        except ValueError:
+            name = f"signal {number}"
         if number == signal.SIGXFSZ:
             return WorkerDied(tr(f"the process wrote a file larger than the limit while running {what}",
                                  f"tiến trình đã ghi một tệp lớn hơn giới hạn khi chạy {what}"))
-        return WorkerDied(tr(f"the process crashed ({name}) while running {what}"
-                             + (f": out of memory? (limit {memory})" if number == signal.SIGABRT else ""),
-                             f"tiến trình bị lỗi ({name}) khi chạy {what}"
-                             + (f": hết bộ nhớ? (giới hạn {memory})" if number == signal.SIGABRT else "")))
+        memory_hint = number in (signal.SIGKILL, signal.SIGABRT)
+        return WorkerDied(tr(
+            f"the process was killed ({name}) while running {what}"
+            + (f": out of memory? (limit {memory})" if memory_hint else ""),
+            f"tiến trình bị dừng ({name}) khi chạy {what}"
+            + (f": hết bộ nhớ? (giới hạn {memory})" if memory_hint else "")))
 
     def _exit_status(self) -> tuple[str, int] | None:
         """('exit', code) or ('signal', number) of the worker, once it is gone."""
@@ -547,125 +429,35 @@ class Worker:
             return "signal", code - 128
         return "exit", code
 
-    def _wait(self, what: str):
-        """('ok', value, warnings) or ('err', exception, warnings) for the current request."""
-        while True:
-            header, blobs = self.channel.recv(self._deadline)
-            op = header.get("op")
-            if op in ("ok", "err"):
-                decoder = protocol.Decoder(self.table, blobs, self._decode_handle, self._decode_callback)
-                body = header.get("body")
-                if not (isinstance(body, list) and len(body) == 2):
-                    raise protocol.ProtocolError("bad reply body")
-                value = decoder.decode(body[0])
-                protocol.apply_updates(decoder, body[1])
-                for mid in protocol.decode_ids(header.get("rel"), "mirror releases"):
-                    self.table.drop(mid)
-                for cid in protocol.decode_ids(header.get("relcb"), "callback releases"):
-                    fn = self.callbacks.pop(cid, None)
-                    if fn is not None and self._callback_ids.get(id(fn)) == cid:
-                        del self._callback_ids[id(fn)]
-                warned = _check_warnings(header.get("warn"))
-                generation = header.get("mg")
-                self.module_generation = generation if isinstance(generation, int) else None
-                if op == "ok":
-                    return "ok", value, warned
-                return "err", self._exception(header.get("exc"), what), warned
-            if op == "cb":
-                self._serve_callback(header, blobs)
-                continue
-            if op == "exit":
-                raise _Exited(str(header.get("how") or "sys.exit")[:120])
-            raise protocol.ProtocolError(f"unexpected message {str(op)[:40]!r}")
-
-    def _serve_callback(self, header: dict, blobs: list) -> None:
-        fn = self.callbacks.get(header.get("id"))
-        if fn is None:
-            raise protocol.ProtocolError("a callback that does not exist")
-        decoder = protocol.Decoder(self.table, blobs, self._decode_handle, self._decode_callback)
-        body = header.get("body")
-        if not (isinstance(body, list) and len(body) == 3 and isinstance(body[0], list)
-                and isinstance(body[1], list)):
-            raise protocol.ProtocolError("bad callback body")
-        args = decoder.decode(body[0])
-        kwargs = {}
-        for pair in body[1]:
-            if not (isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], str)):
-                raise protocol.ProtocolError("bad callback keyword")
-            kwargs[pair[0]] = decoder.decode(pair[1])
-        protocol.apply_updates(decoder, body[2])
-        del decoder
-        try:
-            result = fn(*args, **kwargs)
-            encoder = protocol.Encoder(self.table, self._encode_unknown)
-            value = encoder.encode(result)
-        except Exception as exc:  # noqa: BLE001 - handed to the worker, re-raised here if it comes back
-            token = self._next_token
-            self._next_token += 1
-            self._raised[token] = exc
-            info = {"type": type(exc).__name__, "msg": str(exc)[:4000], "token": token,
-                    "bases": [cls.__name__ for cls in type(exc).__mro__ if cls.__module__ == "builtins"]}
-            encoder = protocol.Encoder(self.table, self._encode_unknown)
-            updates = protocol.encode_updates(encoder)
-            self.channel.send({"op": "cberr", "exc": info, "body": [None, updates]}, encoder.blobs,
-                              self._deadline)
-            return
-        del args, kwargs, result
-        updates = protocol.encode_updates(encoder)
-        self.channel.send({"op": "cbok", "body": [value, updates]}, encoder.blobs, self._deadline)
-
     # --- values -----------------------------------------------------------------------
 
-    def _encode_unknown(self, obj, encoder) -> dict:
-        if isinstance(obj, RemoteObject):
-            worker = obj._dlkit_worker
-            if worker is not self or self.dead is not None:
-                raise worker.dead or StaleHandle(tr(
-                    "an object of another exercise's worker cannot be passed here",
-                    "không thể truyền đối tượng của tiến trình của bài khác vào đây"))
-            return {"$": "h", "id": obj._dlkit_id}
-        module = type(obj).__module__ or ""
-        if callable(obj) and not module.startswith("torch"):
-            cid = self._callback_ids.get(id(obj))
-            if cid is None or self.callbacks.get(cid) is not obj:
-                cid = self._next_callback
-                self._next_callback += 1
-                self.callbacks[cid] = obj
-                self._callback_ids[id(obj)] = cid
-            name = getattr(obj, "__qualname__", None) or type(obj).__name__
-            return {"$": "cb", "id": cid, "name": str(name)[:100]}
-        raise TypeError(f"a {type(obj).__name__} of the grading process cannot be sent to the "
-                        "isolated worker (create it in the worker: impl.helpers(...))")
+    def _encode_ref(self, obj) -> dict:
+        if isinstance(obj, Ref) and obj._ref_owner is self:
+            return {"$": "r", "id": obj._ref_key}
+        if isinstance(obj, Ref):
+            raise getattr(obj._ref_owner, "dead", None) or protocol.EncodeError(
+                "an object of another exercise or worker cannot be passed here")
+        raise protocol.EncodeError(f"a {type(obj).__name__} cannot be sent to the isolated "
+                                   "worker: only data (see autograder.grading.values)")
 
-    def _decode_handle(self, node: dict):
-        hid, type_name, name = node.get("id"), node.get("type"), node.get("name")
-        if not (isinstance(hid, int) and not isinstance(hid, bool) and isinstance(type_name, str)
-                and isinstance(name, str) and len(type_name) <= 100 and len(name) <= 200):
-            raise protocol.ProtocolError("bad handle")
-        self._pending.discard(hid)  # a release not sent yet would free it under us
-        existing = self.remote.get(hid)
-        if existing is not None:
-            return existing
-        obj = _remote_class(type_name)(self, hid, type_name, name, bool(node.get("call")))
-        self.remote[hid] = obj
-        return obj
+    def _decode_ref(self, node: dict) -> RemoteRef:
+        rid, type_name = node.get("id"), node.get("type")
+        if not (isinstance(rid, int) and isinstance(type_name, str) and len(type_name) <= 100):
+            raise protocol.ProtocolError("bad ref")
+        if rid in self.released:  # a release not sent yet would free it under us
+            self.released.remove(rid)
+        return RemoteRef(type_name, self, rid)
 
-    def _decode_callback(self, node: dict):
-        try:
-            return self.callbacks[node.get("id")]
-        except (KeyError, TypeError):
-            raise protocol.ProtocolError("unknown callback") from None
+    def _decode_function(self, name: str) -> StudentFunction:
+        if not _IDENTIFIER.match(name):
+            raise protocol.ProtocolError("bad function name")
+        return StudentFunction(self.impl.exercise(self.exercise), name)
 
     def _exception(self, info, what: str) -> BaseException:
         if not isinstance(info, dict):
             raise protocol.ProtocolError("bad exception")
-        token = info.get("token")
-        if isinstance(token, int) and token in self._raised:
-            return self._raised.pop(token)
-        message = info.get("msg")
-        type_name = info.get("type")
-        bases = info.get("bases")
-        frames = info.get("frames") or []
+        message, type_name = info.get("msg"), info.get("type")
+        bases, frames = info.get("bases"), info.get("frames") or []
         if not (isinstance(message, str) and isinstance(type_name, str) and isinstance(bases, list)
                 and all(isinstance(b, str) for b in bases) and isinstance(frames, list)):
             raise protocol.ProtocolError("bad exception")
@@ -680,11 +472,9 @@ class Worker:
             if not (isinstance(frame, list) and len(frame) == 3 and isinstance(frame[0], str)
                     and isinstance(frame[1], int) and isinstance(frame[2], str)):
                 raise protocol.ProtocolError("bad traceback frame")
-            name = frame[0]
-            if "/" in name or "\0" in name or not name.endswith(".py"):
-                continue
-            checked.append((str(self.impl.root / name), max(0, min(frame[1], 10 ** 7)),
-                            frame[2][:200] or "?"))
+            if "/" not in frame[0] and "\0" not in frame[0] and frame[0].endswith(".py"):
+                checked.append((str(self.impl.root / frame[0]), max(0, min(frame[1], 10 ** 7)),
+                                frame[2][:200] or "?"))
         if "NotImplementedError" in bases:
             exc: BaseException = NotImplementedError(message)
         else:
@@ -693,13 +483,8 @@ class Worker:
                 message += tr(f" (the isolated run's memory limit is {limit})",
                               f" (giới hạn bộ nhớ của lần chạy cách ly là {limit})")
             exc = student_error_class(type_name, bases)(message)
-        return exc.with_traceback(fake_traceback(checked))
-
-
-class _Exited(Exception):
-    def __init__(self, how: str):
-        super().__init__(how)
-        self.how = how
+        exc.student_frames = checked
+        return exc
 
 
 def _call_context() -> dict:
@@ -732,12 +517,9 @@ def _warning_category(name: str, bases: list) -> type:
         value = getattr(builtins, str(candidate), None)
         if isinstance(value, type) and issubclass(value, Warning):
             return value
-    np = sys.modules.get("numpy")
-    exceptions = getattr(np, "exceptions", None) if np is not None else None
-    value = getattr(exceptions, name, None) if exceptions is not None else None
-    if isinstance(value, type) and issubclass(value, Warning):
-        return value
-    return UserWarning
+    exceptions = getattr(sys.modules.get("numpy"), "exceptions", None)
+    value = getattr(exceptions, name, None)
+    return value if isinstance(value, type) and issubclass(value, Warning) else UserWarning
 
 
 def _reemit(items: list[dict], root: Path) -> None:
@@ -748,231 +530,3 @@ def _reemit(items: list[dict], root: Path) -> None:
             filename = str(root / filename)
         warnings.warn_explicit(item["msg"][:4000], _warning_category(item["cat"], item["bases"]),
                                filename[:500], max(0, item["line"]))
-
-
-# --- the implementation -------------------------------------------------------------------
-
-class RemoteExercise:
-    """``impl.exercise(name)`` under isolation: the module's attributes, from its worker."""
-
-    def __init__(self, impl: RemoteImplementation, name: str):
-        self._impl, self._name = impl, name
-        self._path = impl.root / f"{name}.py"
-        self._load_error: BaseException | None = None
-        self._functions: dict[str, tuple[int, RemoteObject]] = {}
-
-    @property
-    def exercise_name(self) -> str:
-        return self._name
-
-    @property
-    def path(self) -> Path:
-        return self._path
-
-    def owns(self, filename: str) -> bool:
-        """Whether a (rebuilt) traceback frame's file is this exercise's file."""
-        return filename == str(self._path)
-
-    @property
-    def source(self) -> str:
-        return ExerciseModule(self._name, self._path).source
-
-    def worker(self) -> Worker:
-        """The exercise's worker, with the student's module loaded (started if needed)."""
-        if self._load_error is not None:
-            raise self._load_error
-        self._impl.check_file(self._name)
-        worker = self._impl.worker(self._name)
-        if not worker.loaded:
-            try:
-                worker.request("load", what=self._path.name)
-            except (NotImplementedYet, SubmissionError) as exc:
-                # deterministic (the loader's errors, or the worker dying or hanging at import)
-                if isinstance(exc, (WorkerDied, WorkerTimeout)):
-                    exc = SandboxError(tr(f"{self._path.name} could not be imported: {exc}",
-                                          f"không import được {self._path.name}: {exc}"))
-                if not isinstance(exc, (WorkerSetupError, SubmissionTimeUp, StaleHandle)):
-                    self._load_error = exc
-                raise exc from None
-            worker.loaded = True
-        return worker
-
-    def __getattr__(self, attr: str):
-        if attr.startswith("__"):
-            raise AttributeError(attr)
-        worker = self.worker()
-        cached = self._functions.get(attr)
-        if cached is not None:  # the same function, while the module's bindings are unchanged
-            generation, function = cached
-            if function._dlkit_worker is worker and worker.dead is None \
-                    and generation == worker.module_generation:
-                return function
-        value = worker.request("mattr", what=attr, name=attr)
-        if isinstance(value, RemoteObject) and value._dlkit_callable \
-                and worker.module_generation is not None:
-            self._functions[attr] = (worker.module_generation, value)
-        return value
-
-    def __repr__(self) -> str:
-        return f"RemoteExercise({self._name!r}, {str(self._path)!r})"
-
-
-class RemoteImplementation:
-    """An implementation folder graded in isolated workers (one per exercise)."""
-
-    def __init__(self, root: Path, limits: SandboxLimits | None = None, lang: str | None = None,
-                 layer: confine.Layer | None = None):
-        self.root = Path(root).resolve()
-        self.limits = limits or SandboxLimits()
-        self.lang = lang or get_language()
-        self.layer = layer or confine.select("auto")
-        self.spent = 0.0  # seconds the submission's workers have worked (start-up included)
-        self.started = 0  # workers started
-        self._exercises: dict[str, RemoteExercise] = {}
-        self._workers: dict[str, Worker] = {}
-        self._generation = 0
-        self._staged: dict[str, bytes | BaseException | None] = {}
-        # (exercise, function) -> why it was stopped: calls that hung once fail at once after
-        self.hung: dict[tuple[str, str], str] = {}
-        self._isolation: dict = {}
-
-    # --- what the graders use -----------------------------------------------------------
-
-    def exercise(self, name: str) -> RemoteExercise:
-        if name not in EXERCISES:
-            raise ValueError(f"unknown exercise {name!r}; known: {', '.join(EXERCISES)}")
-        if name not in self._exercises:
-            self._exercises[name] = RemoteExercise(self, name)
-        return self._exercises[name]
-
-    def helpers(self, exercise: str):
-        """The trusted helper module of ``exercise`` (e.g. lenet's spy models and loaders),
-        in the worker where the student's code runs."""
-        return self.worker(exercise).request("trusted", what=f"{exercise}_helpers",
-                                             name=f"{exercise}_helpers")
-
-    def owns(self, filename: str) -> bool:
-        return Path(filename).parent == self.root
-
-    def close(self) -> None:
-        for worker in list(self._workers.values()):
-            worker.close()
-        self._workers.clear()
-
-    def __repr__(self) -> str:
-        return f"RemoteImplementation({str(self.root)!r})"
-
-    # --- workers ----------------------------------------------------------------------
-
-    def deadline(self) -> tuple[float, str]:
-        """The deadline of a new top-level call, and which limit sets it."""
-        left = self.limits.submission_timeout - self.spent
-        if left <= 0:
-            raise SubmissionTimeUp(tr(
-                f"not run: the submission used up its time budget of "
-                f"{human_seconds(self.limits.submission_timeout)}",
-                f"không chạy: bài nộp đã dùng hết {human_seconds(self.limits.submission_timeout)} "
-                "thời gian cho phép"))
-        if left < self.limits.call_timeout:
-            return time.monotonic() + left, "submission"
-        return time.monotonic() + self.limits.call_timeout, "call"
-
-    def worker(self, exercise: str) -> Worker:
-        worker = self._workers.get(exercise)
-        if worker is not None and worker.dead is None:
-            return worker
-        self.deadline()  # no new worker once the budget is spent
-        self._generation += 1
-        worker = Worker(self, exercise, self._generation)
-        start = time.monotonic()
-        try:
-            worker.start()
-        finally:
-            self.spent += time.monotonic() - start
-        self.started += 1
-        self._workers[exercise] = worker
-        if not self._isolation:
-            self._isolation = worker.isolation
-        return worker
-
-    @property
-    def isolation(self) -> dict:
-        """What the workers' confinement is (from the first worker), and how many started."""
-        return {"layer": self.layer.name, "not_used": list(self.layer.skipped), **self._isolation,
-                "workers_started": self.started}
-
-    def check_file(self, name: str) -> None:
-        """The in-process loader's errors for a missing or unreadable file, raised here."""
-        staged = self._staged_file(name)
-        if isinstance(staged, BaseException):
-            raise staged
-
-    def _staged_file(self, name: str):
-        if name not in self._staged:
-            path = self.root / f"{name}.py"
-            try:
-                if path.is_symlink():
-                    raise SubmissionError(tr(
-                        f"{path.name} is a symbolic link: submit the file itself",
-                        f"{path.name} là một liên kết tượng trưng: hãy nộp chính tệp đó"))
-                if path.is_file() and path.stat().st_size > MAX_SUBMITTED_FILE:
-                    raise SubmissionError(tr(
-                        f"{path.name} is larger than {human_size(MAX_SUBMITTED_FILE)}",
-                        f"{path.name} lớn hơn {human_size(MAX_SUBMITTED_FILE)}"))
-                ExerciseModule(name, path).source  # noqa: B018 - raises the loader's errors
-                with open(path, "rb") as handle:
-                    self._staged[name] = handle.read(MAX_SUBMITTED_FILE + 1)
-            except (NotImplementedYet, SubmissionError) as exc:
-                self._staged[name] = exc
-        return self._staged[name]
-
-    def stage(self, name: str, folder: Path) -> None:
-        """Copy exercise ``name`` (if usable) into a worker's submission folder."""
-        data = self._staged_file(name)
-        if isinstance(data, (bytes, bytearray)):
-            target = folder / f"{name}.py"
-            target.write_bytes(data)
-            os.chmod(target, 0o644)
-
-    def binds(self) -> list[str]:
-        """Host folders the worker's new root shows (read-only): Python and the kit's package."""
-        import autograder
-
-        paths = {os.path.realpath(p) for p in (sys.base_prefix, sys.prefix, sys.exec_prefix)}
-        paths.add(os.path.realpath(Path(sys.executable).parent))
-        paths.add(str(Path(autograder.__file__).resolve().parent))
-        paths.add(os.path.realpath(sys.prefix))
-        paths.add(sys.prefix)  # the path Python uses, if it is a symlink
-        out = sorted(p for p in paths if p and p != "/" and os.path.isdir(p))
-        return [p for p in out if not any(p != q and p.startswith(q + "/") for q in out)]
-
-    def readable(self, exercise: str) -> list[str]:
-        """What a Landlock-confined worker of ``exercise`` may read: the binds, without the
-        hidden folders (Landlock grants access beneath paths, so the binds are split)."""
-        return confine.allow_list(["/usr", *self.binds()], self.hidden_paths(exercise))
-
-    def hidden_paths(self, exercise: str) -> list[str]:
-        """Folders inside the binds to hide from ``exercise``'s worker."""
-        import site
-
-        hidden = []
-        candidates = set(site.getsitepackages()) if hasattr(site, "getsitepackages") else set()
-        candidates |= {p for p in sys.path if p.endswith("site-packages")}
-        for packages in sorted(candidates):
-            if not os.path.isdir(packages):
-                continue
-            names = list(HIDDEN_DATA)
-            if exercise != "lenet":
-                names += list(HIDDEN_IN_NUMPY_WORKERS)
-            for name in names:
-                path = os.path.join(packages, name)
-                if os.path.isdir(path):
-                    hidden.append(os.path.realpath(path))
-        return hidden
-
-    def worker_output(self, exercise: str) -> dict:
-        """What the exercise's worker printed (first 64 KiB), for diagnostics."""
-        worker = self._workers.get(exercise)
-        if worker is None or worker.dead is not None:
-            return {}
-        return worker.request("output", what="output")
