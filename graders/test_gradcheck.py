@@ -36,6 +36,7 @@ from autograder.grading import numgrad
 from autograder.grading.checks import GradingFailure, Mistake, check_close, fail, to_array, to_float
 from autograder.grading.messages import tr
 from autograder.grading.plugin import student_message
+from autograder.grading.values import TestFunction
 
 H = 1e-5  # the contract's default step
 
@@ -77,34 +78,36 @@ def gc(impl):
 
 # --- helpers ------------------------------------------------------------------------
 
-class Probe:
-    """A test function f: counts its calls and checks each argument has x's shape."""
-
-    def __init__(self, fn, shape, fn_name):
-        self.fn, self.shape, self.fn_name, self.calls = fn, tuple(shape), fn_name, 0
-
-    def __call__(self, z):
-        self.calls += 1
-        z = np.asarray(z)
-        if z.shape != self.shape:
-            fail(tr(f"{self.fn_name} called f with an array of shape {z.shape}, but x has shape "
-                    f"{self.shape}: f must always receive an array shaped like x (perturb x or a "
-                    "copy of x, not a flattened version).",
-                    f"{self.fn_name} gọi f với một mảng kích thước {z.shape}, nhưng x có kích thước "
-                    f"{self.shape}: f phải luôn nhận một mảng cùng kích thước với x (hãy dịch chuyển x "
-                    "hoặc một bản sao của x, không phải một bản đã làm phẳng)."))
-        return self.fn(z)
+def check_shapes(f, fn_name):
+    """Fail if the student's fn_name called the test function f with an array not shaped
+    like x (f is a TestFunction made with shape=x.shape, which records the first one)."""
+    if f.bad_shape is None:
+        return
+    fail(tr(f"{fn_name} called f with an array of shape {f.bad_shape}, but x has shape "
+            f"{f.shape}: f must always receive an array shaped like x (perturb x or a "
+            "copy of x, not a flattened version).",
+            f"{fn_name} gọi f với một mảng kích thước {f.bad_shape}, nhưng x có kích thước "
+            f"{f.shape}: f phải luôn nhận một mảng cùng kích thước với x (hãy dịch chuyển x "
+            "hoặc một bản sao của x, không phải một bản đã làm phẳng)."))
 
 
-def call(gc, fn_name, *args, shape=(), **kwargs):
-    """Call gc.<fn_name>; if a numerical gradient crashes on a multi-dimensional x, add a
-    hint about shapes. Graded calls never ask gradient_check for more coordinates than x has,
-    so that drawing them without replacement is fine."""
+def call(gc, fn_name, f, *args, **kwargs):
+    """Call gc.<fn_name>(f, *args, **kwargs), where f is a TestFunction made with
+    shape=x.shape; f.calls then counts the calls of this one call. If f was given an array
+    not shaped like x, say so, whether the call returned or raised (f raised ValueError
+    inside the student's code). If a numerical gradient crashes on a multi-dimensional x,
+    add a hint about shapes. Graded calls never ask gradient_check for more coordinates
+    than x has, so that drawing them without replacement is fine."""
+    assert isinstance(f, TestFunction) and f.shape is not None, "f is a TestFunction with shape=x.shape"
+    f.calls, f.bad_shape = 0, None
+    shape = f.shape
     fn = getattr(gc, fn_name)
     try:
-        return fn(*args, **kwargs)
-    except (IndexError, ValueError, TypeError) as exc:
-        if len(shape) < 2 or isinstance(exc, GradingFailure) or fn_name == "gradient_check":
+        result = fn(f, *args, **kwargs)
+    except Exception as exc:
+        check_shapes(f, fn_name)
+        if (not isinstance(exc, (IndexError, ValueError, TypeError)) or len(shape) < 2
+                or isinstance(exc, GradingFailure) or fn_name == "gradient_check"):
             raise
         sentence = student_message(exc, gc.owns)
         if sentence is None:
@@ -116,6 +119,8 @@ def call(gc, fn_name, *args, shape=(), **kwargs):
             f"Ở đây x có kích thước {tuple(shape)}: vòng lặp của bạn có chạy được với mảng mọi kích "
             "thước không? Hãy lặp qua np.ndindex(x.shape) (hoặc np.nditer với multi_index) để mỗi "
             "bước chỉ dịch chuyển một phần tử; với số nguyên i, x[i] là cả một hàng."))
+    check_shapes(f, fn_name)
+    return result
 
 
 def one_sided(f, x, h, sign=+1):
@@ -229,26 +234,27 @@ def _case(name, rng):
     """(x, f, analytic gradient) of a function with a known gradient."""
     if name == "sum(x**3), x of shape (1,)":
         x = rng.uniform(0.5, 1.5, (1,)) * rng.choice([-1, 1])
-        return x, lambda z: float(np.sum(z ** 3)), 3 * x ** 2
+        return x, TestFunction("np.sum(z ** 3)", shape=x.shape), 3 * x ** 2
     if name == "2.5 * sum(sin(x)), x of shape (7,)":
         x = 2 * rng.standard_normal(7)
-        return x, lambda z: 2.5 * np.sum(np.sin(z)), 2.5 * np.cos(x)
+        return x, TestFunction("2.5 * np.sum(np.sin(z))", shape=x.shape), 2.5 * np.cos(x)
     if name == "x @ A @ x with A not symmetric, x of shape (6,)":
         A = rng.standard_normal((6, 6))  # not symmetric: the gradient is (A + A^T) x
         x = rng.standard_normal(6)
-        return x, lambda z: z @ A @ z, (A + A.T) @ x
+        return x, TestFunction("z @ A @ z", A=A, shape=x.shape), (A + A.T) @ x
     if name == "sum(W @ v), W of shape (3, 5)":
         v = rng.standard_normal(5)
         x = rng.standard_normal((3, 5))
-        return x, lambda z: np.sum(z @ v), np.ones((3, 1)) * v
+        return x, TestFunction("np.sum(z @ v)", v=v, shape=x.shape), np.ones((3, 1)) * v
     if name == "sum((W @ u)**2), W of shape (4, 3)":
         u = rng.standard_normal(3)
         x = rng.standard_normal((4, 3))
-        return x, lambda z: np.sum((z @ u) ** 2), 2 * np.outer(x @ u, u)
+        return x, TestFunction("np.sum((z @ u) ** 2)", u=u, shape=x.shape), 2 * np.outer(x @ u, u)
     if name == "sum(C * x**2) + sum(exp(x)), x of shape (2, 3, 4)":
         C = rng.uniform(0.5, 2.0, (2, 3, 4))
         x = rng.standard_normal((2, 3, 4))
-        return x, lambda z: np.sum(C * z ** 2) + np.sum(np.exp(z)), 2 * C * x + np.exp(x)
+        f = TestFunction("np.sum(C * z ** 2) + np.sum(np.exp(z))", C=C, shape=x.shape)
+        return x, f, 2 * C * x + np.exp(x)
     raise KeyError(name)
 
 
@@ -266,8 +272,7 @@ KNOWN = [
 @pytest.mark.parametrize("case", KNOWN)
 def test_numerical_gradient_known_functions(gc, rng, case):
     x, f, expected = _case(case, rng)
-    probe = Probe(f, x.shape, "numerical_gradient")
-    grad = call(gc, "numerical_gradient", probe, x, shape=x.shape)
+    grad = call(gc, "numerical_gradient", f, x)
     case_vi = (case.replace("x of shape", "x kích thước").replace("W of shape", "W kích thước")
                .replace("with A not symmetric", "với A không đối xứng"))
     check_gradient(grad, expected, tr(f"numerical_gradient for {case}",
@@ -278,16 +283,17 @@ def test_numerical_gradient_known_functions(gc, rng, case):
 @pytest.mark.points(3)
 def test_numerical_gradient_centred(gc, rng):
     """Large second derivatives: a one-sided difference is off by ~h f''/2 there."""
+    exp_x = rng.uniform(0.2, 1.0, (3, 4))
+    quartic_x = rng.uniform(1.5, 2.5, 5) * rng.choice([-1, 1], 5)
     cases = [
-        ("sum(exp(3x))", rng.uniform(0.2, 1.0, (3, 4)),
-         lambda z: np.sum(np.exp(3 * z)), lambda x: 3 * np.exp(3 * x)),
-        ("sum(x**4)", rng.uniform(1.5, 2.5, 5) * rng.choice([-1, 1], 5),
-         lambda z: np.sum(z ** 4), lambda x: 4 * x ** 3),
+        ("sum(exp(3x))", exp_x, TestFunction("np.sum(np.exp(3 * z))", shape=exp_x.shape),
+         lambda x: 3 * np.exp(3 * x)),
+        ("sum(x**4)", quartic_x, TestFunction("np.sum(z ** 4)", shape=quartic_x.shape),
+         lambda x: 4 * x ** 3),
     ]
     for label, x, f, grad_f in cases:
         expected = grad_f(x)
-        grad = call(gc, "numerical_gradient", Probe(f, x.shape, "numerical_gradient"), x,
-                    shape=x.shape)
+        grad = call(gc, "numerical_gradient", f, x)
         check_gradient(grad, expected, f"numerical_gradient ({label}, h=1e-5)",
                        gradient_mistakes(f, x, expected))
 
@@ -297,9 +303,8 @@ def test_numerical_gradient_uses_h(gc, rng):
     """For sum(x**3) the centred difference is exactly 3x² + h²: h=1e-2 shows in the result."""
     h = 1e-2
     x = rng.uniform(0.5, 1.5, (2, 3)) * rng.choice([-1, 1], (2, 3))
-    f = lambda z: float(np.sum(z ** 3))
-    grad = call(gc, "numerical_gradient", Probe(f, x.shape, "numerical_gradient"), x, h=h,
-                shape=x.shape)
+    f = TestFunction("np.sum(z ** 3)", shape=x.shape)
+    grad = call(gc, "numerical_gradient", f, x, h=h)
     expected = 3 * x ** 2 + h ** 2
     check_gradient(grad, expected, tr("numerical_gradient(f, x, h=1e-2) for sum(x**3)",
                                       "numerical_gradient(f, x, h=1e-2) với sum(x**3)"),
@@ -314,14 +319,13 @@ def test_numerical_gradient_restores_x(gc, rng):
         x = tricky_x(rng, shape)
         original = x.copy()
         weights = rng.standard_normal(shape)
-        f = lambda z, w=weights: float(np.sum(w * z ** 2))
-        probe = Probe(f, shape, "numerical_gradient")
-        call(gc, "numerical_gradient", probe, x, shape=shape)
+        f = TestFunction("np.sum(w * z ** 2)", w=weights, shape=shape)
+        call(gc, "numerical_gradient", f, x)
         check_restored(x, original, "numerical_gradient")
-        if probe.calls < 2 * x.size:
-            fail(tr(f"numerical_gradient called f {probe.calls} times for an x of {x.size} "
+        if f.calls < 2 * x.size:
+            fail(tr(f"numerical_gradient called f {f.calls} times for an x of {x.size} "
                     f"elements: a centred difference needs f(x+h e_i) and f(x-h e_i) for every i.",
-                    f"numerical_gradient gọi f {probe.calls} lần với x có {x.size} phần tử: sai "
+                    f"numerical_gradient gọi f {f.calls} lần với x có {x.size} phần tử: sai "
                     "phân trung tâm cần f(x+h e_i) và f(x-h e_i) cho mọi i."))
 
 
@@ -333,9 +337,8 @@ def test_numerical_gradient_noncontiguous(gc, rng):
     base_copy = base.copy()
     x = base.T  # shape (3, 5); x.reshape(-1) is a copy, not a view, of it
     v = rng.standard_normal(5)
-    f = lambda z: float(np.sum(z @ v) + np.sum(z ** 3))
-    grad = call(gc, "numerical_gradient", Probe(f, x.shape, "numerical_gradient"), x,
-                shape=x.shape)
+    f = TestFunction("np.sum(z @ v) + np.sum(z ** 3)", v=v, shape=x.shape)
+    grad = call(gc, "numerical_gradient", f, x)
     expected = np.ones((3, 1)) * v + 3 * x ** 2
     check_gradient(grad, expected, tr("numerical_gradient with x = W.T (a non-contiguous view)",
                                       "numerical_gradient với x = W.T (một view không liên tục)"),
@@ -359,17 +362,18 @@ def _array_case(name, rng):
         A = rng.standard_normal((5, 4))
         x = rng.standard_normal((4, 3))
         dout = rng.standard_normal((5, 3))
-        return x, lambda z: A @ z, dout, A.T @ dout
+        return x, TestFunction("A @ z", A=A, shape=x.shape), dout, A.T @ dout
     if name == "x**2":
         x = rng.standard_normal((3, 4))
         dout = rng.standard_normal((3, 4))
-        return x, lambda z: z ** 2, dout, 2 * x * dout
+        return x, TestFunction("z ** 2", shape=x.shape), dout, 2 * x * dout
     if name == "tanh(x @ W)":
         W = rng.standard_normal((4, 6))
         x = rng.standard_normal((3, 4))
         dout = rng.standard_normal((3, 6))
         out = np.tanh(x @ W)
-        return x, lambda z: np.tanh(z @ W), dout, (dout * (1 - out ** 2)) @ W.T
+        f = TestFunction("np.tanh(z @ W)", W=W, shape=x.shape)
+        return x, f, dout, (dout * (1 - out ** 2)) @ W.T
     raise KeyError(name)
 
 
@@ -394,8 +398,7 @@ def array_mistakes(f, x, dout, expected):
                          ids=["matmul", "square", "tanh-affine"])
 def test_numerical_gradient_array_known(gc, rng, case):
     x, f, dout, expected = _array_case(case, rng)
-    probe = Probe(f, x.shape, "numerical_gradient_array")
-    grad = call(gc, "numerical_gradient_array", probe, x, dout, shape=x.shape)
+    grad = call(gc, "numerical_gradient_array", f, x, dout)
     check_gradient(grad, expected, tr(f"numerical_gradient_array for f(x) = {case}",
                                       f"numerical_gradient_array với f(x) = {case}"),
                    array_mistakes(f, x, dout, expected))
@@ -407,8 +410,7 @@ def test_numerical_gradient_array_restores_x(gc, rng):
     original = x.copy()
     dout = rng.standard_normal((3, 5))
     dout_copy = dout.copy()
-    call(gc, "numerical_gradient_array", Probe(lambda z: z ** 2, x.shape, "numerical_gradient_array"),
-         x, dout, shape=x.shape)
+    call(gc, "numerical_gradient_array", TestFunction("z ** 2", shape=x.shape), x, dout)
     check_restored(x, original, "numerical_gradient_array")
     if not np.array_equal(dout, dout_copy):
         fail(tr("numerical_gradient_array modified dout: it must not change its inputs.",
@@ -421,9 +423,8 @@ def test_numerical_gradient_array_view_output(gc, rng):
     """f returns a view of its input, as a flatten layer does (z.reshape(N, -1))."""
     x = rng.standard_normal((2, 3, 4))
     dout = rng.standard_normal((2, 12))
-    f = lambda z: z.reshape(z.shape[0], -1)
-    grad = call(gc, "numerical_gradient_array", Probe(f, x.shape, "numerical_gradient_array"),
-                x, dout, shape=x.shape)
+    f = TestFunction("z.reshape(z.shape[0], -1)", shape=x.shape)
+    grad = call(gc, "numerical_gradient_array", f, x, dout)
     expected = dout.reshape(x.shape)
     check_gradient(grad, expected, tr("numerical_gradient_array for a flatten layer f(x) = x.reshape(N, -1)",
                                       "numerical_gradient_array với lớp flatten f(x) = x.reshape(N, -1)"),
@@ -581,16 +582,16 @@ def coordinate_errors(f, x, analytic):
 
 
 def run_check(gc, f, x, analytic, **kwargs):
+    """(the value gradient_check returns, how many times it called f)."""
     assert kwargs.get("num_checks", 10) <= x.size, "graders never ask for more coordinates than x has"
-    probe = Probe(f, x.shape, "gradient_check")
-    value = call(gc, "gradient_check", probe, x, analytic, shape=x.shape, **kwargs)
+    value = call(gc, "gradient_check", f, x, analytic, **kwargs)
     value = to_float(value, "gradient_check")
     if not np.isfinite(value):
         fail(tr(f"gradient_check returned {value}: the largest relative error must be a finite "
                 "number (see relative_error's eps floor).",
                 f"gradient_check trả về {value}: sai số tương đối lớn nhất phải là một số hữu hạn "
                 "(xem cận dưới eps của relative_error)."))
-    return value, probe
+    return value, f.calls
 
 
 def signed_uniform(rng, shape, low=0.5, high=1.5):
@@ -602,12 +603,14 @@ def test_gradient_check_correct_gradient(gc, rng):
     """Functions whose gradients stay far from 0, so that relative errors are meaningful."""
     v = signed_uniform(rng, 6)
     C = rng.uniform(0.5, 2.0, (2, 3, 4))
+    exp_x, matrix_x, tensor_x = (rng.uniform(0.2, 1.0, (3, 4)), rng.standard_normal((4, 6)),
+                                 rng.standard_normal((2, 3, 4)))
     cases = [
-        ("sum(exp(3x))", rng.uniform(0.2, 1.0, (3, 4)), lambda z: np.sum(np.exp(3 * z)),
+        ("sum(exp(3x))", exp_x, TestFunction("np.sum(np.exp(3 * z))", shape=exp_x.shape),
          lambda x: 3 * np.exp(3 * x), {}),
-        ("sum(W @ v)", rng.standard_normal((4, 6)), lambda z: np.sum(z @ v),
+        ("sum(W @ v)", matrix_x, TestFunction("np.sum(z @ v)", v=v, shape=matrix_x.shape),
          lambda x: np.ones((4, 1)) * v, {"seed": 7}),
-        ("sum(C * exp(x))", rng.standard_normal((2, 3, 4)), lambda z: np.sum(C * np.exp(z)),
+        ("sum(C * exp(x))", tensor_x, TestFunction("np.sum(C * np.exp(z))", C=C, shape=tensor_x.shape),
          lambda x: C * np.exp(x), {"num_checks": 15, "seed": 3}),
     ]
     for label, x, f, grad_f, kwargs in cases:
@@ -642,13 +645,13 @@ def test_gradient_check_wrong_gradient(gc, rng):
     cases = [
         (tr("sum(x**3) with the gradient 4 * 3x² (an extra factor N)",
             "sum(x**3) với gradient 4 * 3x² (thừa hệ số N)"),
-         cube_x, lambda z: np.sum(z ** 3), 4 * 3 * cube_x ** 2),
+         cube_x, TestFunction("np.sum(z ** 3)", shape=cube_x.shape), 4 * 3 * cube_x ** 2),
         (tr("x^T A x with the gradient A x (A is not symmetric)",
             "x^T A x với gradient A x (A không đối xứng)"),
-         quad_x, lambda z: z @ A @ z, A @ quad_x),
+         quad_x, TestFunction("z @ A @ z", A=A, shape=quad_x.shape), A @ quad_x),
         (tr("sum(exp(x)) with the gradient -exp(x) (wrong sign)",
             "sum(exp(x)) với gradient -exp(x) (ngược dấu)"),
-         exp_x, lambda z: np.sum(np.exp(z)), -np.exp(exp_x)),
+         exp_x, TestFunction("np.sum(np.exp(z))", shape=exp_x.shape), -np.exp(exp_x)),
     ]
     for label, x, f, wrong in cases:
         value, _ = run_check(gc, f, x, wrong)
@@ -673,14 +676,13 @@ def test_gradient_check_zero_gradient(gc, rng):
     h² / max(1e-8, h²) = 0.01, not the 1.0 of a denominator without the floor. Warnings are
     recorded, so that only the value counts."""
     constant_x = rng.standard_normal((3, 4))
-    constant = lambda z: 2.5
+    constant = TestFunction("2.5", shape=constant_x.shape)
     with warnings.catch_warnings(record=True), \
             np.errstate(divide="warn", invalid="warn", over="warn"):
         warnings.simplefilter("always")
         divided_by_zero = False
         try:
-            value = call(gc, "gradient_check", Probe(constant, constant_x.shape, "gradient_check"),
-                         constant_x, np.zeros_like(constant_x), shape=constant_x.shape)
+            value = call(gc, "gradient_check", constant, constant_x, np.zeros_like(constant_x))
         except ZeroDivisionError:  # Python floats: 0.0 / 0.0 raises instead of giving nan
             divided_by_zero = True
         value = None if divided_by_zero else to_float(value, "gradient_check")
@@ -701,9 +703,8 @@ def test_gradient_check_zero_gradient(gc, rng):
                     "khi mọi sai phân trung tâm đều đúng bằng 0 và sai số tương đối "
                     "0 / max(eps, 0) bằng 0.0."))
         cube_x = np.zeros((4, 5))
-        value = to_float(call(gc, "gradient_check",
-                              Probe(lambda z: np.sum(z ** 3), cube_x.shape, "gradient_check"),
-                              cube_x, np.zeros_like(cube_x), shape=cube_x.shape),
+        cube = TestFunction("np.sum(z ** 3)", shape=cube_x.shape)
+        value = to_float(call(gc, "gradient_check", cube, cube_x, np.zeros_like(cube_x)),
                          "gradient_check")
     expected = H ** 2 / 1e-8
     if np.isfinite(value) and abs(value - expected) <= FLOOR_RTOL * expected:
@@ -736,7 +737,7 @@ def test_gradient_check_zero_gradient(gc, rng):
 def test_gradient_check_returns_max(gc, rng):
     """Coordinates of two kinds: relative error 0.5 (3/4 of them) or 1/9 (1/4)."""
     x = signed_uniform(rng, (4, 6))
-    f = lambda z: np.sum(z ** 3)
+    f = TestFunction("np.sum(z ** 3)", shape=x.shape)
     high = rng.permutation(x.size).reshape(x.shape) < 18
     analytic = 3 * x ** 2 * np.where(high, 3.0, 1.25)  # errors 2/4 = 0.5 and 0.25/2.25 = 1/9
     for seed in (0, 1, 2):
@@ -775,7 +776,7 @@ def test_gradient_check_returns_max(gc, rng):
 def test_gradient_check_seed(gc, rng):
     """Same seed, same result; the seed decides which coordinates are checked."""
     x = signed_uniform(rng, (10, 20))
-    f = lambda z: np.sum(z ** 3)
+    f = TestFunction("np.sum(z ** 3)", shape=x.shape)
     analytic = 3 * x ** 2 * (1 + rng.uniform(0.05, 2.0, x.shape))  # a different error everywhere
     errors = coordinate_errors(f, x, analytic)
     original = x.copy()
@@ -802,7 +803,7 @@ def test_gradient_check_seed(gc, rng):
                     f"gần nhất là {nearest:.6g}). Hãy so "
                     "sánh sai phân trung tâm tại ix với analytic_grad[ix] bằng "
                     "|num - ana| / max(1e-8, |num| + |ana|)."))
-    calls = max(probe.calls for _, probe in runs)
+    calls = max(calls for _, calls in runs)
     if np.allclose(by_seed, by_seed[0], rtol=1e-12, atol=0) and calls > 2 * 3 + EXTRA_CALLS:
         fail(tr(f"gradient_check gave the same result for seeds 0 to 4 with num_checks=3, calling f "
                 f"{calls} times: it checks more than the num_checks coordinates drawn with the seed. "
@@ -822,16 +823,16 @@ def test_gradient_check_seed(gc, rng):
 @pytest.mark.points(2)
 def test_gradient_check_num_checks(gc, rng):
     x = rng.standard_normal((20, 50))
-    f = lambda z: np.sum(z ** 3)
+    f = TestFunction("np.sum(z ** 3)", shape=x.shape)
     for num_checks in (1, 7):
-        _, probe = run_check(gc, f, x, 3 * x ** 2, num_checks=num_checks, seed=num_checks)
+        _, calls = run_check(gc, f, x, 3 * x ** 2, num_checks=num_checks, seed=num_checks)
         low, high = max(2, 2 * (num_checks - 1)), 2 * num_checks + EXTRA_CALLS
-        if not low <= probe.calls <= high:
-            fail(tr(f"gradient_check called f {probe.calls} times with num_checks={num_checks} on an x "
+        if not low <= calls <= high:
+            fail(tr(f"gradient_check called f {calls} times with num_checks={num_checks} on an x "
                     f"of {x.size} elements; it should call it about 2 * num_checks = {2 * num_checks} "
                     "times: two evaluations at each of num_checks random coordinates, not a full "
                     "numerical gradient.",
-                    f"gradient_check gọi f {probe.calls} lần với num_checks={num_checks} trên x có "
+                    f"gradient_check gọi f {calls} lần với num_checks={num_checks} trên x có "
                     f"{x.size} phần tử; đáng lẽ chỉ khoảng 2 * num_checks = {2 * num_checks} lần: hai lần "
                     "tính tại mỗi tọa độ trong num_checks tọa độ ngẫu nhiên, không tính cả gradient số."))
 
@@ -843,7 +844,8 @@ def test_gradient_check_restores_x(gc, rng):
     weights = rng.standard_normal(x.shape)
     analytic = 2 * weights * x
     analytic_copy = analytic.copy()
-    run_check(gc, lambda z: np.sum(weights * z ** 2), x, analytic, num_checks=40, seed=5)
+    f = TestFunction("np.sum(w * z ** 2)", w=weights, shape=x.shape)
+    run_check(gc, f, x, analytic, num_checks=40, seed=5)
     check_restored(x, original, "gradient_check")
     if not np.array_equal(analytic, analytic_copy):
         fail(tr("gradient_check modified analytic_grad: it must not change its inputs.",

@@ -24,14 +24,16 @@ model's ``nn.Conv2d`` and ``nn.Linear`` replace the output of one layer by a con
 read what reaches the next one; pooling and flatten pass c on unchanged, an activation
 does not.
 
-One set of tests for both ways of reaching the implementation. The models, loaders,
-optimizers and loss functions handed to the student's functions are built by the trusted
-module :mod:`autograder.sandbox.lenet_helpers` (the ``th`` fixture) *where the student's
-code runs*: in this process, or in the isolated worker under ``--isolate`` (then they are
-handles, and what the grader reads back -- ``model.calls``, ``optimizer.grads_at_step``,
-parameters, ``state_dict()`` -- arrives as data). Expected values are computed here, from
-data only: the reference gradients and losses by a copy of the spy model rebuilt from its
-``state_dict()``, the accuracy bar from logits.
+One set of tests for both ways of reaching the implementation. The grader never reads
+the student's objects: ``LeNet5()`` and every object the tests hand to the student's
+functions are opaque refs, and what the grader needs from them it asks the trusted probes
+of :mod:`autograder.probes.lenet` (the ``th`` fixture, ``impl.probes("lenet")``), which run
+*where the student's code runs* -- in this process, or in the isolated worker under
+``--isolate`` -- and return data. The probes build the spy models, loaders, optimizers and
+loss functions (refs), and report as data the model's outputs, its parameters and weights,
+its layers, the calls a spy model recorded and the gradients a spy optimizer saw. Expected
+values are computed here, from data only: the reference gradients and losses by a copy of
+the spy model rebuilt here from its weights, the accuracy bar from logits.
 
 The accuracy bar is tamper-resistant under ``--isolate``: ``fit`` gets the training
 loader and a validation loader over *training* images; the held-out images are sent to
@@ -39,11 +41,12 @@ the worker only after training, their logits come back, and the accuracy is comp
 here with labels that never leave this process.
 
 What a hostile ``lenet.py`` can still forge under ``--isolate``: it runs in the same
-worker process as torch and the trusted helpers, so it can monkeypatch them there (make
+worker process as torch and the trusted probes, so it can monkeypatch them there (make
 ``Probe`` record fake calls, ``SpySGD`` fake gradients, ``layers()`` describe layers it
-does not have, ``gradient_flow`` report gradients, ``between_layers`` report activations)
-and so earn the behavioural points without the behaviour -- but only in that worker: it
-cannot change a check, a score or a report, which run here. The bar cannot be forged that way, only by predicting the
+does not have, ``gradient_flow`` report gradients, ``between_layers`` report activations,
+``parameters()`` report weights) and so earn the behavioural points without the
+behaviour -- but only in that worker: it cannot change a check, a score or a report, which
+run here. The bar cannot be forged that way, only by predicting the
 held-out digits, e.g. from a copy of the public scikit-learn digits embedded in the
 submission (the worker itself cannot read scikit-learn's data files); a private test set
 would close that too.
@@ -57,14 +60,15 @@ import zlib
 
 import pytest
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
+from torch import nn
 
 from autograder.data import load_dataset
 from autograder.grading.checks import fail, to_float
 from autograder.grading.messages import tr
 from autograder.grading.plugin import student_location
-from autograder.sandbox import lenet_helpers
+from autograder.grading.values import type_name
+from autograder.probes import lenet as lenet_probes
 
 # The bar on the digits, as the contract states it. Measured on 2 cores, one thread:
 # ~0.6 s per epoch; reference (ReLU, max pooling) 97.2-98.6%, classic (tanh, average
@@ -137,10 +141,10 @@ def lenet(impl):
 
 @pytest.fixture
 def th(impl):
-    """The trusted helpers where the student's code runs: the isolated worker's copy
-    (``impl.helpers``), or this process's module."""
-    helpers = getattr(impl, "helpers", None)
-    return helpers("lenet") if callable(helpers) else lenet_helpers
+    """The trusted probes of :mod:`autograder.probes.lenet`, run where the student's code
+    runs (the isolated worker, or this process): ``th.NAME(...)`` returns data, or a ref
+    for the models, loaders, optimizers and losses they build."""
+    return impl.probes("lenet")
 
 
 @pytest.fixture(autouse=True)
@@ -185,8 +189,8 @@ def random_batch(n, scale=1.0):
 def build(lenet, th):
     model = lenet.LeNet5()
     if not th.is_module(model):
-        fail(tr(f"LeNet5() should build an nn.Module, got {type(model).__name__}",
-                f"LeNet5() phải tạo ra một nn.Module, nhưng nhận được {type(model).__name__}"))
+        fail(tr(f"LeNet5() should build an nn.Module, got {type_name(model)}",
+                f"LeNet5() phải tạo ra một nn.Module, nhưng nhận được {type_name(model)}"))
     return model
 
 
@@ -194,11 +198,12 @@ def _student_line(exc: BaseException, lenet) -> str:
     return student_location(exc, lenet.owns)
 
 
-def run_forward(lenet, model, x, forward=None):
-    """model(x) as a tensor (or what ``forward()``, a helper running the model on x,
-    returns); a shape error gets a hint about the flattened size."""
+def run_forward(lenet, th, model, x, forward=None, grad=True):
+    """model(x) as a tensor, run by the probe ``th.forward`` (under ``torch.no_grad()``
+    unless ``grad``), or what ``forward()``, another probe running the model on x, returns;
+    a shape error gets a hint about the flattened size."""
     try:
-        out = model(x) if forward is None else forward()
+        out = th.forward(model, x, grad) if forward is None else forward()
     except RuntimeError as exc:
         if "shape" not in str(exc) and "size" not in str(exc):
             raise
@@ -210,24 +215,25 @@ def run_forward(lenet, model, x, forward=None):
                 f"{_student_line(exc, lenet)}. Hãy lần theo kích thước: conv1 cần "
                 "padding=2 để giữ 28x28, và sau lớp gộp thứ hai mỗi ảnh còn 16*5*5 = 400 giá trị."))
     if forward is None and not isinstance(out, torch.Tensor):
-        fail(tr(f"LeNet5.forward should return a tensor, got {type(out).__name__}",
-                f"LeNet5.forward phải trả về một tensor, nhưng nhận được {type(out).__name__}"))
+        fail(tr(f"LeNet5.forward should return a tensor, got {type_name(out)}",
+                f"LeNet5.forward phải trả về một tensor, nhưng nhận được {type_name(out)}"))
     return out
 
 
-def count(model):
-    return sum(p.numel() for p in model.parameters())
+def count(th, model):
+    return sum(p.numel() for p in th.parameters(model))
 
 
-def reference_probe(model, scale=1.0):
-    """A copy of a spy model, built here from its weights (to compute expected values)."""
-    return lenet_helpers.copy_of_probe(model.state_dict(), scale)
+def reference_probe(th, model):
+    """A copy of a spy model, built here from its weights (data, from ``th.state_dict``),
+    to compute expected values."""
+    return lenet_probes.probe_from_state_dict(th.state_dict(model))
 
 
 def held_out_accuracy(lenet, th, model, images, labels):
     """The grader's own accuracy on held-out images: the model's logits come back (eval
     mode, no graph), the labels stay here."""
-    logits = run_forward(lenet, model, images, lambda: th.logits_of(model, images, EVAL_BATCH))
+    logits = run_forward(lenet, th, model, images, lambda: th.logits_of(model, images, EVAL_BATCH))
     if not isinstance(logits, torch.Tensor):
         fail(tr(f"LeNet5.forward should return a tensor, got {logits}",
                 f"LeNet5.forward phải trả về một tensor, nhưng nhận được {logits}"))
@@ -260,12 +266,17 @@ def as_loss(value, fn_name):
 def check_history(history, epochs):
     if not isinstance(history, dict) or not {"train_loss", "val_acc"} <= set(history):
         fail(tr("fit should return a dict {'train_loss': [...], 'val_acc': [...]}, got "
-                f"{type(history).__name__}"
+                f"{type_name(history)}"
                 + (f" with keys {sorted(history)}" if isinstance(history, dict) else ""),
                 "fit phải trả về dict {'train_loss': [...], 'val_acc': [...]}, nhưng nhận được "
-                f"{type(history).__name__}"
+                f"{type_name(history)}"
                 + (f" với các khoá {sorted(history)}" if isinstance(history, dict) else "")))
     for key in ("train_loss", "val_acc"):
+        if not isinstance(history[key], (list, tuple, torch.Tensor)) and not hasattr(history[key], "shape"):
+            fail(tr(f"history['{key}'] should be a list of numbers, one per epoch, got "
+                    f"{type_name(history[key])}",
+                    f"history['{key}'] phải là một danh sách số, mỗi epoch một số, nhưng nhận "
+                    f"được {type_name(history[key])}"))
         values = list(history[key])
         if len(values) != epochs:
             fail(tr(f"fit(epochs={epochs}) returned {len(values)} values in history['{key}']: "
@@ -290,7 +301,7 @@ def check_history(history, epochs):
 def test_output_shape(lenet, th):
     model = build(lenet, th)
     for n in (1, 5, 8):
-        out = run_forward(lenet, model, randn(n, 1, 28, 28))
+        out = run_forward(lenet, th, model, randn(n, 1, 28, 28))
         if tuple(out.shape) != (n, 10):
             fail(tr(f"LeNet5 maps an input of shape ({n}, 1, 28, 28) to shape {tuple(out.shape)}; "
                     f"expected ({n}, 10): one row of 10 logits per image"
@@ -306,7 +317,7 @@ def test_output_shape(lenet, th):
 @pytest.mark.points(2)
 def test_parameter_count(lenet, th):
     model = build(lenet, th)
-    total = count(model)
+    total = count(th, model)
     if total == N_PARAMETERS:
         return
     found = th.layers(model)
@@ -367,7 +378,7 @@ def _passes_through(probe):
 def test_activation_after_each_layer(lenet, th):
     model = build(lenet, th)
     x = randn(2, 1, 28, 28)
-    found = run_forward(lenet, model, x, lambda: th.between_layers(model, x, ACTIVATION_PROBES))
+    found = run_forward(lenet, th, model, x, lambda: th.between_layers(model, x, ACTIVATION_PROBES))
     layers, pairs = list(found["layers"]), list(found["pairs"])
     if len(layers) < 2:
         fail(tr(f"LeNet5's forward called {len(layers)} nn.Conv2d/nn.Linear module(s): the "
@@ -409,9 +420,8 @@ def test_activation_after_each_layer(lenet, th):
 @pytest.mark.points(2)
 def test_outputs_are_logits(lenet, th):
     model = build(lenet, th)
-    model.eval()
-    with torch.no_grad():
-        out = run_forward(lenet, model, randn(16, 1, 28, 28)).double()
+    th.set_mode(model, "eval")
+    out = run_forward(lenet, th, model, randn(16, 1, 28, 28), grad=False).double()
     sums = out.sum(dim=1)
     lse = torch.logsumexp(out, dim=1)
     if bool(((out >= 0) & (out <= 1)).all()):
@@ -437,7 +447,7 @@ def test_outputs_are_logits(lenet, th):
 def test_gradients_reach_every_parameter(lenet, th):
     model = build(lenet, th)
     x, weights = randn(6, 1, 28, 28), randn(6, 10)
-    flow = run_forward(lenet, model, x, lambda: th.gradient_flow(model, x, weights))
+    flow = run_forward(lenet, th, model, x, lambda: th.gradient_flow(model, x, weights))
     if "output" in flow:
         fail(tr(f"LeNet5 maps an input of shape (6, 1, 28, 28) to {flow['output']}; expected a "
                 "tensor of shape (6, 10)",
@@ -459,7 +469,7 @@ def test_gradients_reach_every_parameter(lenet, th):
 def test_train_one_epoch_zeroes_gradients(lenet, th):
     model = th.Probe()
     x, y = random_batch(8)
-    reference = reference_probe(model)
+    reference = reference_probe(th, model)
     nn.CrossEntropyLoss()(reference(x), y).backward()
     expected = [p.grad for p in reference.parameters()]
     # Two identical batches and lr = 0: the parameters never move, so the gradient at
@@ -467,7 +477,7 @@ def test_train_one_epoch_zeroes_gradients(lenet, th):
     optimizer = th.spy_sgd(model, lr=0.0)
     lenet.train_one_epoch(model, th.loader_of(torch.cat([x, x]), torch.cat([y, y]), 8), optimizer,
                           th.cross_entropy(), device="cpu")
-    grads_at_step = optimizer.grads_at_step
+    grads_at_step = th.grads_at_step(optimizer)
     if len(grads_at_step) != 2:
         fail(tr(f"train_one_epoch called optimizer.step() {len(grads_at_step)} times for "
                 "a loader of 2 batches: one step per batch expected",
@@ -503,10 +513,10 @@ def test_train_one_epoch_zeroes_gradients(lenet, th):
 def test_train_one_epoch_steps_once_per_batch(lenet, th):
     model = th.Probe()
     x, y = random_batch(12)
-    before = [p.detach().clone() for p in model.parameters()]
+    before = th.parameters(model)
     optimizer = th.spy_sgd(model, lr=0.1)
     lenet.train_one_epoch(model, th.loader_of(x, y, 5), optimizer, th.cross_entropy(), device="cpu")
-    steps = len(optimizer.grads_at_step)
+    steps = len(th.grads_at_step(optimizer))
     if steps != 3:
         fail(tr(f"train_one_epoch called optimizer.step() {steps} times for a loader of 3 batches: "
                 "one step per batch expected"
@@ -514,7 +524,7 @@ def test_train_one_epoch_steps_once_per_batch(lenet, th):
                 f"train_one_epoch gọi optimizer.step() {steps} lần với loader 3 batch: cần đúng "
                 "một bước cho mỗi batch"
                 + (" (thiếu optimizer.step() thì tham số không bao giờ được cập nhật)" if steps == 0 else "")))
-    if all(torch.equal(a, b.detach()) for a, b in zip(before, model.parameters())):
+    if all(torch.equal(a, b) for a, b in zip(before, th.parameters(model))):
         fail(tr("the parameters did not change: the optimizer must update the model it was given",
                 "tham số không thay đổi: bộ tối ưu phải cập nhật đúng mô hình được truyền vào"))
 
@@ -522,11 +532,11 @@ def test_train_one_epoch_steps_once_per_batch(lenet, th):
 @pytest.mark.points(1)
 def test_train_one_epoch_training_mode(lenet, th):
     model = th.Probe()
-    model.eval()  # as evaluate() may have left it
+    th.set_mode(model, "eval")  # as evaluate() may have left it
     x, y = random_batch(10)
     lenet.train_one_epoch(model, th.loader_of(x, y, 4), th.spy_sgd(model, lr=0.01),
                           th.cross_entropy(), device="cpu")
-    calls = model.calls
+    calls = th.calls(model)
     if not calls:
         fail(tr("train_one_epoch never called the model", "train_one_epoch không hề gọi mô hình"))
     if not all(training for training, _, _ in calls):
@@ -545,7 +555,7 @@ def test_train_one_epoch_training_mode(lenet, th):
 def test_train_one_epoch_returns_mean_loss(lenet, th):
     model = th.Probe()
     x, y = random_batch(12)
-    reference = reference_probe(model)
+    reference = reference_probe(th, model)
     with torch.no_grad():
         losses = [float(F.cross_entropy(reference(x[i:i + 5]), y[i:i + 5])) for i in (0, 5, 10)]
     sizes = [5, 5, 2]
@@ -582,10 +592,10 @@ def test_train_one_epoch_returns_mean_loss(lenet, th):
 @pytest.mark.points(2)
 def test_evaluate_eval_mode_no_grad(lenet, th):
     model = th.Probe()
-    model.train()  # as train_one_epoch leaves it
+    th.set_mode(model, "train")  # as train_one_epoch leaves it
     x, y = random_batch(10)
     as_loss(lenet.evaluate(model, th.loader_of(x, y, 4), device="cpu"), "evaluate")
-    calls = model.calls
+    calls = th.calls(model)
     if not calls:
         fail(tr("evaluate never called the model", "evaluate không hề gọi mô hình"))
     if any(training for training, _, _ in calls):
@@ -641,18 +651,18 @@ def test_fit_runs_exactly_epochs(lenet, th):
     x, y = random_batch(12)
     for epochs in (2, 3):
         model = th.Probe()
-        before = [p.detach().clone() for p in model.parameters()]
+        before = th.parameters(model)
         # train: 3 batches of 4; validation: 2 batches of 3, told apart by their size
         history = lenet.fit(model, th.loader_of(x, y, 4), th.loader_of(x[:6], y[:6], 3),
                             epochs=epochs, lr=1e-3, device="cpu")
-        passes = sum(grad and size == 4 for _, grad, size in model.calls) / 3
+        passes = training_passes(th, model, 4, 3)
         if passes != epochs:
             fail(tr(f"fit(epochs={epochs}) ran {passes:g} training passes over train_loader: "
                     f"exactly {epochs} expected",
                     f"fit(epochs={epochs}) chạy {passes:g} lượt huấn luyện qua train_loader: "
                     f"cần đúng {epochs}"))
         check_history(history, epochs)
-        if all(torch.equal(a, b.detach()) for a, b in zip(before, model.parameters())):
+        if all(torch.equal(a, b) for a, b in zip(before, th.parameters(model))):
             fail(tr("fit did not change the parameters of the model it was given",
                     "fit không thay đổi tham số của mô hình được truyền vào"))
 
@@ -662,10 +672,10 @@ def test_fit_adam_learning_rate(lenet, th):
     x, y = random_batch(8, scale=0.1)  # small gradients: plain SGD would move far less than lr
     for lr in (1e-2, 3e-4):
         model = th.Probe()
-        before = [p.detach().clone() for p in model.parameters()]
+        before = th.parameters(model)
         lenet.fit(model, th.loader_of(x, y, 8), th.loader_of(x, y, 8), epochs=1, lr=lr,
                   device="cpu")
-        moves = torch.cat([(p.detach() - b).abs().flatten() for p, b in zip(model.parameters(), before)])
+        moves = torch.cat([(p - b).abs().flatten() for p, b in zip(th.parameters(model), before)])
         largest = float(moves.max())
         # Adam's first step: lr for every entry with a gradient, 0 for an entry without one.
         at_lr = (moves - lr).abs() <= ADAM_STEP_RTOL * lr
@@ -711,9 +721,10 @@ def without_defaults(call, what, signature):
                 "thể bỏ qua các tham số có giá trị mặc định"))
 
 
-def training_passes(model, batch_size, batches):
-    """How many training passes over a loader of ``batches`` batches of ``batch_size``."""
-    return sum(grad and size == batch_size for _, grad, size in model.calls) / batches
+def training_passes(th, model, batch_size, batches):
+    """How many training passes a spy model made over a loader of ``batches`` batches of
+    ``batch_size`` (its forward passes with autograd on, on batches of that size)."""
+    return sum(grad and size == batch_size for _, grad, size in th.calls(model)) / batches
 
 
 @pytest.mark.points(1)
@@ -731,12 +742,12 @@ def test_signature_defaults(lenet, th):
     # epochs: fit with every default against fit with the contract's values spelt out, on
     # copies of one model (train: 3 batches of 4; validation: 2 batches of 3)
     default = th.Probe()
-    explicit = th.copy_of_probe(default.state_dict())
+    explicit = th.copy_of_probe(default)
     train, val = th.loader_of(x, y, 4), th.loader_of(x[:6], y[:6], 3)
     without_defaults(lambda: lenet.fit(default, train, val), "fit(model, train_loader, val_loader)",
                      signature)
     lenet.fit(explicit, train, val, epochs=DEFAULT_EPOCHS, lr=DEFAULT_LR, device="cpu")
-    got, want = training_passes(default, 4, 3), training_passes(explicit, 4, 3)
+    got, want = training_passes(th, default, 4, 3), training_passes(th, explicit, 4, 3)
     if got != want:
         fail(tr(f"fit(model, train_loader, val_loader) made {got:g} training pass(es) over "
                 f"train_loader and fit(..., epochs={DEFAULT_EPOCHS}) {want:g}: the default number "
@@ -748,13 +759,13 @@ def test_signature_defaults(lenet, th):
     # lr: one epoch of one batch, i.e. one optimizer step, with lr left out and with lr=1e-3
     x, y = random_batch(8)
     default = th.Probe()
-    explicit = th.copy_of_probe(default.state_dict())
-    before = [p.detach().clone() for p in default.parameters()]
+    explicit = th.copy_of_probe(default)
+    before = th.parameters(default)
     lenet.fit(default, th.loader_of(x, y, 8), th.loader_of(x, y, 8), epochs=1, device="cpu")
     lenet.fit(explicit, th.loader_of(x, y, 8), th.loader_of(x, y, 8), epochs=1, lr=DEFAULT_LR,
               device="cpu")
-    got = torch.cat([(p.detach() - b).flatten() for p, b in zip(default.parameters(), before)])
-    want = torch.cat([(p.detach() - b).flatten() for p, b in zip(explicit.parameters(), before)])
+    got = torch.cat([(p - b).flatten() for p, b in zip(th.parameters(default), before)])
+    want = torch.cat([(p - b).flatten() for p, b in zip(th.parameters(explicit), before)])
     if torch.allclose(got, want, rtol=0.0, atol=SAME_RUN_ATOL):
         return
     ratio = float(got.abs().max()) / max(float(want.abs().max()), 1e-30)
@@ -774,7 +785,7 @@ def test_fit_uses_cross_entropy(lenet, th):
     x, y = random_batch(8)
     model = th.Probe()
     with torch.no_grad():
-        logits = reference_probe(model)(x)
+        logits = reference_probe(th, model)(x)
     expected = float(F.cross_entropy(logits, y))
     history = check_history(lenet.fit(model, th.loader_of(x, y, 8), th.loader_of(x, y, 8), epochs=1,
                                       lr=1e-3, device="cpu"), 1)

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from autograder.grading.messages import tr
+from autograder.grading.values import type_name
 
 
 class GradingFailure(AssertionError):
@@ -50,8 +51,8 @@ def to_array(value: Any, name: str) -> np.ndarray:
     try:
         array = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
-        fail(tr(f"{name} should be a numpy array of numbers, got {type(value).__name__}",
-                f"{name} phải là mảng numpy chứa số, nhưng nhận được {type(value).__name__}"))
+        fail(tr(f"{name} should be a numpy array of numbers, got {type_name(value)}",
+                f"{name} phải là mảng numpy chứa số, nhưng nhận được {type_name(value)}"))
     return array
 
 
@@ -67,7 +68,7 @@ def to_float(value: Any, name: str) -> float:
 def unpack(result: Any, names: tuple[str, ...], fn_name: str) -> tuple:
     """Check that ``fn_name`` returned a tuple of ``len(names)`` values and return it."""
     if not isinstance(result, (tuple, list)) or len(result) != len(names):
-        got = f"a {type(result).__name__}" if not isinstance(result, (tuple, list)) else \
+        got = f"a {type_name(result)}" if not isinstance(result, (tuple, list)) else \
             f"{len(result)} values"
         fail(tr(f"{fn_name} should return {len(names)} values ({', '.join(names)}), got {got}",
                 f"{fn_name} phải trả về {len(names)} giá trị ({', '.join(names)}), "

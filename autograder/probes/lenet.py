@@ -1,30 +1,39 @@
-"""Trusted torch helpers of the LeNet grader, run where the student's code runs.
+"""Trusted probes of the LeNet grader, run next to the student's code.
 
-``graders/test_lenet.py`` hands the student's ``train_one_epoch``/``evaluate``/``fit``
-models, loaders, optimizers and loss functions. These must live in the same process as
-the student's code: in-process that is the grading process, under ``--isolate`` the
-exercise's worker. So the grader builds them through this module, reached as
-``impl.helpers("lenet")`` when the implementation offers it (the worker's copy of this
-module, behind a handle) and imported directly otherwise. The grader's *expected* values
-are computed in the grading process from data only (weights from ``state_dict()``,
-logits), never by trusting a helper's verdict.
+``graders/test_lenet.py`` reaches them as ``th = impl.probes("lenet")``: ``th.NAME(...)``
+runs ``NAME`` here, in the process of the student's code (the isolated worker, or the
+grading process itself with ``--no-isolate``), with the grader's refs and the student's
+functions resolved to the real objects. What a probe returns crosses back as data
+(:mod:`autograder.grading.values`); the objects it builds for the student's functions
+(a :class:`Probe` model, a :class:`SpySGD`, a DataLoader, a loss) cross back as opaque
+refs, which the grader hands to ``train_one_epoch``/``evaluate``/``fit`` and to other
+probes.
+
+- built here: :class:`Probe`, :class:`FirstPixels`, :func:`spy_sgd`, :func:`loader_of`,
+  :func:`cross_entropy`, :func:`copy_of_probe`; :func:`manual_seed`;
+- read here, returned as data: :func:`parameters`, :func:`state_dict`, :func:`calls`,
+  :func:`grads_at_step`, :func:`is_module`, :func:`layers`;
+- run here, returned as data: :func:`forward`, :func:`logits_of`, :func:`gradient_flow`,
+  :func:`between_layers`; and :func:`set_mode`.
+
+The grader's *expected* values are computed in the grading process from data only (a
+reference :class:`Probe` rebuilt there by :func:`probe_from_state_dict` from
+:func:`state_dict`, logits), never by trusting a probe's verdict.
 
 Everything here is deterministic given torch's seed (:func:`manual_seed`).
 """
 
 from __future__ import annotations
 
-import copy
-
 import torch
-import torch.nn as nn
-import torch.nn.functional as F
+from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 
 class Probe(nn.Module):
-    """A small model (flatten -> linear 784 -> 10) that records, at each forward pass,
-    whether it is in training mode, whether autograd is recording and the batch size."""
+    """A small spy model (flatten -> linear 784 -> 10: (N, 1, 28, 28) -> (N, 10)) that
+    records, at each forward pass, whether it is in training mode, whether autograd is
+    recording and the batch size (read with :func:`calls`)."""
 
     def __init__(self, scale: float = 1.0):
         super().__init__()
@@ -49,7 +58,8 @@ class FirstPixels(nn.Module):
 
 
 class SpySGD(torch.optim.SGD):
-    """SGD that records a copy of every gradient each time ``step`` is called."""
+    """SGD that records a copy of every gradient each time ``step`` is called (read with
+    :func:`grads_at_step`)."""
 
     def __init__(self, params, lr):
         super().__init__(params, lr=lr)
@@ -72,6 +82,7 @@ def spy_sgd(model: nn.Module, lr: float) -> SpySGD:
 
 
 def cross_entropy() -> nn.Module:
+    """The loss of the contract, ``nn.CrossEntropyLoss()``."""
     return nn.CrossEntropyLoss()
 
 
@@ -86,6 +97,7 @@ def loader_of(x, y, batch_size: int, shuffle: bool = False, seed: int | None = N
 
 
 def is_module(obj) -> bool:
+    """Whether ``obj`` is an ``nn.Module``."""
     return isinstance(obj, nn.Module)
 
 
@@ -138,16 +150,61 @@ def logits_of(model: nn.Module, images: torch.Tensor, batch_size: int = 1000):
         return "tensors of varying shapes " + ", ".join(str(tuple(o.shape)) for o in outs[:3])
 
 
-def copy_of_probe(state_dict: dict, scale: float = 1.0) -> Probe:
-    """A :class:`Probe` with the given weights (built where the caller runs)."""
+def forward(model: nn.Module, x: torch.Tensor, grad: bool = True):
+    """``model(x)`` in the model's current mode, under ``torch.no_grad()`` unless ``grad``
+    (for LeNet: x (N, 1, 28, 28) -> logits (N, 10); whatever the model returns)."""
+    with torch.set_grad_enabled(bool(grad)):
+        return model(x)
+
+
+def set_mode(model: nn.Module, mode: str) -> None:
+    """Put ``model`` in ``"train"`` or ``"eval"`` mode."""
+    if mode not in ("train", "eval"):
+        raise ValueError(f"mode must be 'train' or 'eval', got {mode!r}")
+    model.train(mode == "train")
+
+
+def parameters(model: nn.Module) -> list[torch.Tensor]:
+    """Copies of ``model.parameters()`` (detached, in order, each of its parameter's shape):
+    a snapshot that later training does not change."""
+    return [p.detach().clone() for p in model.parameters()]
+
+
+def state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
+    """Copies of ``model.state_dict()``'s tensors, as a plain dict {name: tensor}."""
+    return {str(name): value.detach().clone() for name, value in model.state_dict().items()}
+
+
+def calls(probe: Probe) -> list[tuple[bool, bool, int]]:
+    """The forward passes a :class:`Probe` recorded, in order: (training mode, autograd
+    recording, batch size) for each."""
+    if not isinstance(probe, Probe):
+        raise TypeError(f"calls() reads a Probe, got {type(probe).__name__}")
+    return [(bool(training), bool(grad), int(size)) for training, grad, size in probe.calls]
+
+
+def grads_at_step(spy: SpySGD) -> list[list[torch.Tensor | None]]:
+    """The gradients a :class:`SpySGD` saw at each ``step()``: one list per step, one
+    tensor (of its parameter's shape; None without a gradient) per parameter, in order."""
+    if not isinstance(spy, SpySGD):
+        raise TypeError(f"grads_at_step() reads a SpySGD, got {type(spy).__name__}")
+    return [[None if g is None else g.clone() for g in step] for step in spy.grads_at_step]
+
+
+def probe_from_state_dict(weights: dict, scale: float = 1.0) -> Probe:
+    """A :class:`Probe` with the given weights (``state_dict`` data), built where the
+    caller runs: the grader's reference copies."""
     probe = Probe(scale)
-    probe.load_state_dict({key: torch.as_tensor(value) for key, value in state_dict.items()})
+    probe.load_state_dict({key: torch.as_tensor(value) for key, value in weights.items()})
     return probe
 
 
-def cross_entropy_of(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
-    with torch.no_grad():
-        return float(F.cross_entropy(copy.deepcopy(model)(x), y))
+def copy_of_probe(probe: Probe, scale: float | None = None) -> Probe:
+    """A new :class:`Probe` with ``probe``'s weights (and scale, unless given) that has
+    recorded no call yet."""
+    if not isinstance(probe, Probe):
+        raise TypeError(f"copy_of_probe() copies a Probe, got {type(probe).__name__}")
+    return probe_from_state_dict(state_dict(probe), probe.scale if scale is None else scale)
 
 
 class _Stop(BaseException):

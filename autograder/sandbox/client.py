@@ -317,7 +317,7 @@ class Worker:
                                           " (không chạy lại: nó đã không kết thúc ở một bài "
                                           "kiểm tra trước)"))
         deadline, kind = impl.deadline()
-        encoder = protocol.Encoder(refs=self._encode_ref)
+        encoder = protocol.Encoder(sys.modules.get("torch"), refs=self._encode_ref)
         header = {"op": op, **fields, "args": encoder.encode(list(args)),
                   "kwargs": encoder.encode(dict(kwargs or {})), "ctx": _call_context()}
         if self.released:
