@@ -21,7 +21,10 @@ Modules:
 - :mod:`autograder.sandbox.protocol`: messages over ``multiprocessing.connection``, the
   value encoding, per-call in-place changes, strict decoding;
 - :mod:`autograder.sandbox.client`: one worker seen from the grading side (start, watchdog,
-  requests, errors for the student);
+  requests);
+- :mod:`autograder.sandbox.errors`: the sandbox's errors for the student, and the student's
+  exceptions and warnings rebuilt from data;
+- :mod:`autograder.sandbox.npy`: strict ``.npy`` encoding and decoding;
 - :mod:`autograder.sandbox.remote`: the implementation and exercise proxies, staging;
 - :mod:`autograder.sandbox.limits`: the limits and their defaults.
 
@@ -36,9 +39,9 @@ __all__ = ["RemoteImplementation", "SandboxError", "SandboxLimits", "StudentErro
 
 def __getattr__(name: str):
     if name in ("SandboxError", "StudentError"):
-        from autograder.sandbox import client
+        from autograder.sandbox import errors
 
-        return getattr(client, name)
+        return getattr(errors, name)
     if name == "RemoteImplementation":
         from autograder.sandbox.remote import RemoteImplementation
 

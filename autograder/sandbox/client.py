@@ -13,21 +13,12 @@ block past it, whatever the worker does with its pipes. A worker that hangs, die
 :class:`SandboxError` whose message is meant for the student; the next use starts a fresh
 worker, and a call that hung once fails at once afterwards.
 
-An exception raised by the student's code comes back as data and is raised here as:
-
-- the loader's :class:`NotImplementedYet` / :class:`SubmissionError`;
-- ``NotImplementedError`` (so the plugin says "not implemented yet: backprop.affine_forward");
-- otherwise a :class:`StudentError` subclass named like the original and derived from
-  its builtin base (a ``ValueError`` is still caught by ``except ValueError``).
-
-Each carries ``student_frames``, the student's own traceback frames as (file, line,
-function), from which the plugin builds "f raised ValueError: ... (backprop.py line 12)".
+The student's exceptions and warnings come back as data (:mod:`autograder.sandbox.errors`).
 """
 
 from __future__ import annotations
 
 import atexit
-import builtins
 import json
 import os
 import re
@@ -38,82 +29,30 @@ import sys
 import tempfile
 import threading
 import time
-import warnings
 import weakref
 from pathlib import Path
 
-from autograder.grading.loader import EXERCISES, NotImplementedYet, SubmissionError
+from autograder.grading.loader import EXERCISES
 from autograder.grading.messages import tr
 from autograder.grading.values import Ref, StudentFunction
 from autograder.sandbox import confine, protocol
+from autograder.sandbox.errors import (
+    SandboxError,
+    StaleRef,
+    SubmissionTimeUp,
+    WorkerDied,
+    WorkerSetupError,
+    WorkerTimeout,
+    call_context,
+    check_warnings,
+    reemit,
+    student_exception,
+)
 from autograder.sandbox.limits import WORKER_UID_BASE, human_seconds, human_size
 
 THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
                "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
-
-
-# --- errors -----------------------------------------------------------------------------
-
-class SandboxError(SubmissionError):
-    """The isolated run of the student's code failed as a whole (time-out, crash, exit...).
-
-    A :class:`SubmissionError`, so the plugin shows the message as it is."""
-
-
-class WorkerTimeout(SandboxError):
-    """A call did not finish within its time limit."""
-
-
-class SubmissionTimeUp(SandboxError):
-    """The submission used up its whole time budget."""
-
-
-class WorkerDied(SandboxError):
-    """The worker died, exited or broke the protocol while running a call."""
-
-
-class StaleRef(SandboxError):
-    """A ref of a worker that has been stopped since."""
-
-
-class WorkerSetupError(SandboxError):
-    """The worker could not be started (a problem of the grading machine)."""
-
-
-class StudentError(Exception):
-    """An exception raised by the student's code in the worker (see the module's doc)."""
-
-    remote_type = "Exception"
-
-    def __init__(self, message: str = ""):
-        super().__init__(message)
-        self.message = message
-
-    def __str__(self) -> str:
-        return self.message
-
-
-_STUDENT_CLASSES: dict[tuple[str, str], type] = {}
-_BUILTIN_EXCEPTIONS = {name: value for name, value in vars(builtins).items()
-                       if isinstance(value, type) and issubclass(value, BaseException)}
-
-
-def student_error_class(type_name: str, bases: list[str]) -> type:
-    base = next((_BUILTIN_EXCEPTIONS[b] for b in bases if b in _BUILTIN_EXCEPTIONS
-                 and issubclass(_BUILTIN_EXCEPTIONS[b], Exception)
-                 and b not in ("BaseException", "Exception")), None)
-    name = type_name if _IDENTIFIER.match(type_name or "") else "StudentException"
-    key = (name, base.__name__ if base else "")
-    cls = _STUDENT_CLASSES.get(key)
-    if cls is None:
-        namespace = {"remote_type": name, "__module__": "student"}
-        try:
-            cls = type(name, (StudentError, base) if base else (StudentError,), namespace)
-        except TypeError:  # an incompatible builtin layout: the name is kept, the base is not
-            cls = type(name, (StudentError,), namespace)
-        _STUDENT_CLASSES[key] = cls
-    return cls
 
 
 class RemoteRef(Ref):
@@ -319,7 +258,7 @@ class Worker:
         deadline, kind = impl.deadline()
         encoder = protocol.Encoder(sys.modules.get("torch"), refs=self._encode_ref)
         header = {"op": op, **fields, "args": encoder.encode(list(args)),
-                  "kwargs": encoder.encode(dict(kwargs or {})), "ctx": _call_context()}
+                  "kwargs": encoder.encode(dict(kwargs or {})), "ctx": call_context()}
         if self.released:
             header["rel"], self.released = self.released, []
         start = time.monotonic()
@@ -359,11 +298,12 @@ class Worker:
                                        start=encoder.seen)
             value = decoder.decode(reply.get("value"))
             protocol.apply_changes(encoder.seen, reply.get("changes") or [], decoder)
-            warned = _check_warnings(reply.get("warn"))
-            error = self._exception(reply.get("exc"), what) if reply["op"] == "err" else None
+            warned = check_warnings(reply.get("warn"))
+            error = student_exception(reply.get("exc"), impl.root, impl.limits.memory) \
+                if reply["op"] == "err" else None
         except protocol.ProtocolError as exc:
             self._fail(self._malformed(what, exc))
-        _reemit(warned, impl.root)
+        reemit(warned, impl.root)
         if error is not None:
             raise error
         return value
@@ -452,81 +392,3 @@ class Worker:
         if not _IDENTIFIER.match(name):
             raise protocol.ProtocolError("bad function name")
         return StudentFunction(self.impl.exercise(self.exercise), name)
-
-    def _exception(self, info, what: str) -> BaseException:
-        if not isinstance(info, dict):
-            raise protocol.ProtocolError("bad exception")
-        message, type_name = info.get("msg"), info.get("type")
-        bases, frames = info.get("bases"), info.get("frames") or []
-        if not (isinstance(message, str) and isinstance(type_name, str) and isinstance(bases, list)
-                and all(isinstance(b, str) for b in bases) and isinstance(frames, list)):
-            raise protocol.ProtocolError("bad exception")
-        message = message[:4000]
-        kind = info.get("loader")
-        if kind == "NotImplementedYet":
-            return NotImplementedYet(message)
-        if kind == "SubmissionError":
-            return SubmissionError(message)
-        checked = []
-        for frame in frames[:40]:
-            if not (isinstance(frame, list) and len(frame) == 3 and isinstance(frame[0], str)
-                    and isinstance(frame[1], int) and isinstance(frame[2], str)):
-                raise protocol.ProtocolError("bad traceback frame")
-            if "/" not in frame[0] and "\0" not in frame[0] and frame[0].endswith(".py"):
-                checked.append((str(self.impl.root / frame[0]), max(0, min(frame[1], 10 ** 7)),
-                                frame[2][:200] or "?"))
-        if "NotImplementedError" in bases:
-            exc: BaseException = NotImplementedError(message)
-        else:
-            if "MemoryError" in bases:
-                limit = human_size(self.impl.limits.memory)
-                message += tr(f" (the isolated run's memory limit is {limit})",
-                              f" (giới hạn bộ nhớ của lần chạy cách ly là {limit})")
-            exc = student_error_class(type_name, bases)(message)
-        exc.student_frames = checked
-        return exc
-
-
-def _call_context() -> dict:
-    """The caller's numpy error state and torch grad mode, applied around the call."""
-    ctx = {}
-    np = sys.modules.get("numpy")
-    if np is not None:
-        ctx["np"] = np.geterr()
-    torch = sys.modules.get("torch")
-    if torch is not None and hasattr(torch, "is_grad_enabled"):
-        ctx["grad"] = bool(torch.is_grad_enabled())
-    return ctx
-
-
-def _check_warnings(items) -> list[dict]:
-    if items is None:
-        return []
-    if not isinstance(items, list) or len(items) > 100:
-        raise protocol.ProtocolError("bad warnings")
-    for item in items:
-        if not (isinstance(item, dict) and isinstance(item.get("cat"), str)
-                and isinstance(item.get("msg"), str) and isinstance(item.get("file"), str)
-                and isinstance(item.get("line"), int) and isinstance(item.get("bases"), list)):
-            raise protocol.ProtocolError("bad warning")
-    return items
-
-
-def _warning_category(name: str, bases: list) -> type:
-    for candidate in [name, *bases]:
-        value = getattr(builtins, str(candidate), None)
-        if isinstance(value, type) and issubclass(value, Warning):
-            return value
-    exceptions = getattr(sys.modules.get("numpy"), "exceptions", None)
-    value = getattr(exceptions, name, None)
-    return value if isinstance(value, type) and issubclass(value, Warning) else UserWarning
-
-
-def _reemit(items: list[dict], root: Path) -> None:
-    """Emit the worker's warnings here, through this process's filters."""
-    for item in items:
-        filename = item["file"]
-        if item.get("student") and "/" not in filename:
-            filename = str(root / filename)
-        warnings.warn_explicit(item["msg"][:4000], _warning_category(item["cat"], item["bases"]),
-                               filename[:500], max(0, item["line"]))

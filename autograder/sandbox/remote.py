@@ -22,11 +22,11 @@ from autograder.grading import values
 from autograder.grading.loader import EXERCISES, ExerciseModule, NotImplementedYet, SubmissionError
 from autograder.grading.messages import get_language, tr
 from autograder.sandbox import confine
-from autograder.sandbox.client import (
+from autograder.sandbox.client import Worker
+from autograder.sandbox.errors import (
     SandboxError,
     StaleRef,
     SubmissionTimeUp,
-    Worker,
     WorkerDied,
     WorkerSetupError,
     WorkerTimeout,

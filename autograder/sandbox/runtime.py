@@ -24,7 +24,6 @@ import contextlib
 import importlib
 import importlib.util
 import os
-import sys
 import warnings
 from pathlib import Path
 

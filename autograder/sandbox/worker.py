@@ -279,7 +279,6 @@ class ImportGuard:
         top = fullname.partition(".")[0]
         if top in self.blocked:
             raise ModuleNotFoundError(self.blocked[top], name=fullname)
-        return None
 
     def invalidate_caches(self) -> None:
         pass
