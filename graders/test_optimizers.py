@@ -31,6 +31,7 @@ import torch
 from autograder.grading.checks import check_shape, fail, relative_error, to_array
 from autograder.grading.loader import NotImplementedYet
 from autograder.grading.messages import tr
+from autograder.grading.values import Ref, type_name
 
 # --- tolerances and settings ----------------------------------------------------------
 # The contract: N steps match torch's float64 trajectory to a relative 1e-9. Correct
@@ -308,51 +309,66 @@ def explain(bug, kind):
 
 
 # --- running the student's optimizer ---------------------------------------------------
+# The optimizer lives next to the student's code; the probes of autograder.probes.optimizers
+# build it, take one step per call and report what each step did, as data.
 
-def build(opt, kind, params, hp):
+@pytest.fixture
+def th(impl):
+    return impl.probes("optimizers")
+
+
+def build(th, opt, kind, params, hp):
+    """A run of the student's ``kind`` on copies of ``params`` (a Ref for ``th.take_step``)."""
     cls = getattr(opt, kind)
     try:
-        return cls(params, **hp)
+        return th.start(cls, params, hp)
     except NotImplementedYet:
         raise
     except NotImplementedError:
         raise NotImplementedYet(f"{kind}.__init__") from None
 
 
-def do_step(optimizer, kind, grads):
+def do_step(th, run, kind, grads):
+    """One step with (a copy of) ``grads``: the observations of ``th.take_step``."""
     try:
-        with np.errstate(all="ignore"):
-            return optimizer.step(grads)
+        return th.take_step(run, grads)
     except NotImplementedYet:
         raise
     except NotImplementedError:
         raise NotImplementedYet(f"{kind}.step") from None
 
 
+def param_array(value, name):
+    """A snapshot of ``params[name]`` as a float64 array (to_array's failures otherwise)."""
+    if isinstance(value, Ref):  # an object of the student's code, not data
+        fail(tr(f"{name} should be a numpy array of numbers, got {type_name(value)}",
+                f"{name} phải là mảng numpy chứa số, nhưng nhận được {type_name(value)}"))
+    return to_array(value, name)
+
+
 def label(kind, hp):
     return f"{kind}({', '.join(['params'] + [f'{k}={v!r}' for k, v in hp.items()])})"
 
 
-def check_trajectory(opt, kind, hp, params0, grads_seq, defaults=False):
+def check_trajectory(opt, th, kind, hp, params0, grads_seq, defaults=False):
     """Run the student's ``kind`` next to torch's; fail at the first step that differs.
 
     After a difference the student's run goes on (until it ends or raises), so that the
     whole trajectory can be compared with those of the known mistakes."""
-    params = {k: v.copy() for k, v in params0.items()}
-    optimizer = build(opt, kind, params, {} if defaults else hp)
+    run = build(th, opt, kind, params0, {} if defaults else hp)
     expected = torch_trajectory(kind, hp, params0, grads_seq)
     trajectory = []  # the student's params after each step
     first = None  # (step, name) of the first difference
     for step, grads in enumerate(grads_seq, start=1):
         try:
-            do_step(optimizer, kind, {k: g.copy() for k, g in grads.items()})
+            seen = do_step(th, run, kind, grads)
         except Exception:  # reported as it is, unless a difference came first
             if first is None:
                 raise
             break
         got = {}
         for k, start in params0.items():
-            got[k] = to_array(params[k], f"params['{k}']").copy()  # a snapshot, not the live array
+            got[k] = param_array(seen["params"][k], f"params['{k}']")
             check_shape(got[k], start.shape, f"params['{k}']", f"params['{k}'] before the step")
         trajectory.append(got)
         if first is None:
@@ -439,19 +455,19 @@ def divergence(kind, hp, name, params0, grads_seq, trajectory, expected, step, k
 # --- SGD ----------------------------------------------------------------------------
 
 @pytest.mark.points(1)
-def test_sgd_plain(opt, rng):
-    check_trajectory(opt, "SGD", {"lr": 0.1}, *make_problem(rng))
+def test_sgd_plain(opt, th, rng):
+    check_trajectory(opt, th, "SGD", {"lr": 0.1}, *make_problem(rng))
 
 
 @pytest.mark.points(2)
-def test_sgd_momentum(opt, rng):
-    check_trajectory(opt, "SGD", {"lr": 0.05, "momentum": 0.9}, *make_problem(rng))
+def test_sgd_momentum(opt, th, rng):
+    check_trajectory(opt, th, "SGD", {"lr": 0.05, "momentum": 0.9}, *make_problem(rng))
 
 
 @pytest.mark.points(2)
-def test_sgd_nesterov(opt, rng):
+def test_sgd_nesterov(opt, th, rng):
     hp = {"lr": 0.05, "momentum": 0.8, "nesterov": True}
-    check_trajectory(opt, "SGD", hp, *make_problem(rng))
+    check_trajectory(opt, th, "SGD", hp, *make_problem(rng))
 
 
 @pytest.mark.points(1)
@@ -460,17 +476,17 @@ def test_sgd_nesterov(opt, rng):
     {"lr": 0.05, "momentum": 0.9, "weight_decay": WD},
     {"lr": 0.05, "momentum": 0.8, "weight_decay": WD, "nesterov": True},
 ], ids=["plain", "momentum", "nesterov"])
-def test_sgd_weight_decay(opt, rng, hp):
-    check_trajectory(opt, "SGD", hp, *make_problem(rng))
+def test_sgd_weight_decay(opt, th, rng, hp):
+    check_trajectory(opt, th, "SGD", hp, *make_problem(rng))
 
 
 @pytest.mark.points(1)
-def test_sgd_nesterov_requires_momentum(opt, rng):
+def test_sgd_nesterov_requires_momentum(opt, th, rng):
     params0, grads_seq = make_problem(rng, steps=1)
     call = "SGD(params, lr=0.1, nesterov=True)"
     try:
-        optimizer = build(opt, "SGD", params0, {"lr": 0.1, "nesterov": True})
-        do_step(optimizer, "SGD", grads_seq[0])
+        run = build(th, opt, "SGD", params0, {"lr": 0.1, "nesterov": True})
+        do_step(th, run, "SGD", grads_seq[0])
     except ValueError:
         return
     except NotImplementedError:
@@ -489,57 +505,56 @@ def test_sgd_nesterov_requires_momentum(opt, rng):
 # --- RMSprop, Adam, AdamW ---------------------------------------------------------------
 
 @pytest.mark.points(2)
-def test_rmsprop(opt, rng):
-    check_trajectory(opt, "RMSprop", RMSPROP_HP, *make_problem(rng))
+def test_rmsprop(opt, th, rng):
+    check_trajectory(opt, th, "RMSprop", RMSPROP_HP, *make_problem(rng))
 
 
 @pytest.mark.points(1)
-def test_rmsprop_weight_decay(opt, rng):
-    check_trajectory(opt, "RMSprop", FULL_HP["RMSprop"], *make_problem(rng))
+def test_rmsprop_weight_decay(opt, th, rng):
+    check_trajectory(opt, th, "RMSprop", FULL_HP["RMSprop"], *make_problem(rng))
 
 
 @pytest.mark.points(3)
-def test_adam(opt, rng):
-    check_trajectory(opt, "Adam", ADAM_HP, *make_problem(rng))
+def test_adam(opt, th, rng):
+    check_trajectory(opt, th, "Adam", ADAM_HP, *make_problem(rng))
 
 
 @pytest.mark.points(1)
-def test_adam_weight_decay(opt, rng):
-    check_trajectory(opt, "Adam", FULL_HP["Adam"], *make_problem(rng))
+def test_adam_weight_decay(opt, th, rng):
+    check_trajectory(opt, th, "Adam", FULL_HP["Adam"], *make_problem(rng))
 
 
 @pytest.mark.points(3)
-def test_adamw(opt, rng):
-    check_trajectory(opt, "AdamW", FULL_HP["AdamW"], *make_problem(rng))
+def test_adamw(opt, th, rng):
+    check_trajectory(opt, th, "AdamW", FULL_HP["AdamW"], *make_problem(rng))
 
 
 # --- what every optimizer must do -------------------------------------------------------
 
 @pytest.mark.points(1)
 @pytest.mark.parametrize("kind", KINDS)
-def test_step_contract(opt, rng, kind):
+def test_step_contract(opt, th, rng, kind):
     params0, grads_seq = make_problem(rng, steps=CONTRACT_STEPS)
-    params = {k: v.copy() for k, v in params0.items()}
-    arrays = dict(params)
-    optimizer = build(opt, kind, params, FULL_HP[kind])
+    run = build(th, opt, kind, params0, FULL_HP[kind])
+    before = params0  # the params' values before the step
     for step, grads in enumerate(grads_seq, start=1):
-        before = {k: v.copy() for k, v in params.items()}
-        result = do_step(optimizer, kind, {k: g.copy() for k, g in grads.items()})
-        if getattr(optimizer, "params", None) is not params:
+        seen = do_step(th, run, kind, grads)
+        if not th.holds_given_dict(run):
             fail(tr(f"{kind}: self.params should be the very dict given to the constructor (not "
                     "a copy or a new dict), and stay so after step",
                     f"{kind}: self.params phải chính là dict được truyền vào hàm khởi tạo (không "
                     "phải bản sao hay dict mới), và giữ nguyên như vậy sau step"))
+        result = seen["returned"]  # the type name of what step returned, None for None
         if result is not None:
             fail(tr(f"{kind}.step should return None (it updates the params in place), got a "
-                    f"{type(result).__name__}",
+                    f"{result}",
                     f"{kind}.step phải trả về None (nó cập nhật tham số tại chỗ), nhưng trả về "
-                    f"{type(result).__name__}"))
-        if list(params) != list(arrays):
+                    f"{result}"))
+        if not seen["same_keys"]:
             fail(tr(f"{kind}.step changed the keys of the params dict",
                     f"{kind}.step đã đổi các khoá của dict params"))
-        for k, array in arrays.items():
-            if params[k] is not array:
+        for k in params0:
+            if not seen["same_arrays"][k]:
                 fail(tr(f"{kind}: after step {step}, params['{k}'] is a new array: step must "
                         "update the arrays in place (p -= lr * ..., or p[...] = new_value), "
                         "because the caller keeps references to them; "
@@ -548,39 +563,37 @@ def test_step_contract(opt, rng, kind):
                         "nhật các mảng tại chỗ (p -= lr * ... hoặc p[...] = giá_trị_mới), vì nơi "
                         "gọi vẫn giữ tham chiếu tới chúng; self.params[name] = p - lr * ... lại "
                         "thay mảng bằng mảng khác"))
-            if np.array_equal(array, before[k]):
+            if np.array_equal(seen["params"][k], before[k]):
                 fail(tr(f"{kind}: step {step} left params['{k}'] unchanged: step must write the "
                         "new values into the arrays of self.params (p -= ... or p[...] = ...); "
                         "p = p - ... only rebinds a local name",
                         f"{kind}: bước {step} không làm thay đổi params['{k}']: step phải ghi giá "
                         "trị mới vào chính các mảng của self.params (p -= ... hoặc p[...] = ...); "
                         "p = p - ... chỉ gán lại một biến cục bộ"))
+        before = seen["params"]
 
 
 @pytest.mark.points(0.5)
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("weight_decay", [WD, 0.0], ids=["decay", "no_decay"])
-def test_grads_unchanged(opt, rng, kind, weight_decay):
+def test_grads_unchanged(opt, th, rng, kind, weight_decay):
     # With weight decay, g += weight_decay * p would modify the caller's array; without,
     # a state buffer aliasing the gradient (v = g at the first step) would.
     params0, grads_seq = make_problem(rng, steps=CONTRACT_STEPS)
     hp = {**FULL_HP[kind], "weight_decay": weight_decay}
-    optimizer = build(opt, kind, {k: v.copy() for k, v in params0.items()}, hp)
-    given = []  # every gradient dict handed over so far, with its arrays and their values
+    run = build(th, opt, kind, params0, hp)
     for step, grads in enumerate(grads_seq, start=1):
-        passed = {k: g.copy() for k, g in grads.items()}
-        given.append((passed, dict(passed), grads))
-        do_step(optimizer, kind, passed)
-        for when, (dct, arrays, values) in enumerate(given, start=1):
-            for k, value in values.items():
-                if list(dct) != list(values) or dct[k] is not arrays[k]:
+        seen = do_step(th, run, kind, grads)  # the probe keeps every gradient dict handed over
+        for when, states in enumerate(seen["grads"], start=1):
+            for k, state in states.items():
+                if state == "replaced":
                     fail(tr(f"{kind}.step replaced grads['{k}'] (grads[name] = ...): leave the "
                             "caller's grads dict as it was and keep your own gradient in a "
                             "local variable",
                             f"{kind}.step đã thay grads['{k}'] (grads[name] = ...): hãy để nguyên "
                             "dict grads của nơi gọi và giữ gradient của bạn trong một biến cục "
                             "bộ"))
-                if not np.array_equal(arrays[k], value):
+                if state == "modified":
                     fail(tr(f"{kind}.step modified grads['{k}'] of step {when} in place (after "
                             f"step {step}), e.g. g += weight_decay * p, or a state buffer that is "
                             "the gradient array itself: compute new arrays "
@@ -594,13 +607,13 @@ def test_grads_unchanged(opt, rng, kind, weight_decay):
 @pytest.mark.hidden
 @pytest.mark.points(1)
 @pytest.mark.parametrize("kind", KINDS)
-def test_state_per_parameter(opt, rng, kind):
-    check_trajectory(opt, kind, FULL_HP[kind], *make_problem(rng, shapes=TWIN_SHAPES))
+def test_state_per_parameter(opt, th, rng, kind):
+    check_trajectory(opt, th, kind, FULL_HP[kind], *make_problem(rng, shapes=TWIN_SHAPES))
 
 
 @pytest.mark.hidden
 @pytest.mark.points(0.5)
 @pytest.mark.parametrize("kind", KINDS)
-def test_defaults(opt, rng, kind):
+def test_defaults(opt, th, rng, kind):
     problem = make_problem(rng, log10=DEFAULT_GRAD_LOG10)
-    check_trajectory(opt, kind, SPEC_DEFAULTS[kind], *problem, defaults=True)
+    check_trajectory(opt, th, kind, SPEC_DEFAULTS[kind], *problem, defaults=True)

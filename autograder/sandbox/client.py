@@ -6,7 +6,7 @@ chose (:mod:`autograder.sandbox.confine`). :meth:`Worker.request` sends data and
 data back (:mod:`autograder.sandbox.protocol`); objects that stay in the worker come back
 as :class:`~autograder.grading.values.Ref`.
 
-A watchdog kills the worker's process group at the deadline of each request (the
+A watchdog thread kills the worker's process group at the deadline of each request (the
 per-call limit, or what is left of the submission's budget), so no read or write here can
 block past it, whatever the worker does with its pipes. A worker that hangs, dies, exits
 (``sys.exit``/``os._exit`` in a call) or sends garbage fails the current test with a
@@ -19,6 +19,7 @@ The student's exceptions and warnings come back as data (:mod:`autograder.sandbo
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import os
 import re
@@ -52,6 +53,7 @@ from autograder.sandbox.limits import WORKER_UID_BASE, human_seconds, human_size
 
 THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
                "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")
+WATCH_INTERVAL = 0.05  # seconds between two looks of the watchdog at the armed deadline
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
 
 
@@ -91,6 +93,8 @@ class Worker:
         self.channel: protocol.Channel | None = None
         self.workdir: Path | None = None
         self.released: list[int] = []
+        self.deadline_at: float | None = None  # armed by _watchdog, read by the watcher
+        self.watcher: threading.Thread | None = None
 
     # --- start and stop ---------------------------------------------------------------
 
@@ -220,27 +224,29 @@ class Worker:
         if self.dead is None:
             self.released.append(rid)
 
+    @contextlib.contextmanager
     def _watchdog(self, deadline: float):
-        """Kill the worker at ``deadline`` (sets ``expired``) unless the block ends first."""
-        worker = self
+        """Kill the worker at ``deadline`` (and set ``expired``) unless the block ends first."""
+        self.expired = False
+        self.deadline_at = deadline
+        if self.watcher is None:
+            self.watcher = threading.Thread(target=self._watch, daemon=True,
+                                            name=f"dlkit-watchdog-{self.exercise}")
+            self.watcher.start()
+        try:
+            yield
+        finally:
+            self.deadline_at = None
 
-        class Watchdog:
-            def __enter__(self):
-                worker.expired = False
-                self.timer = threading.Timer(max(0.0, deadline - time.monotonic()), self.fire)
-                self.timer.daemon = True
-                self.timer.start()
-
-            @staticmethod
-            def fire():
-                worker.expired = True
-                worker._signal_group()
-
-            def __exit__(self, *exc):
-                self.timer.cancel()
-                return False
-
-        return Watchdog()
+    def _watch(self) -> None:
+        """The watchdog thread: polls the armed deadline (arming costs the caller nothing)."""
+        while self.dead is None:
+            deadline = self.deadline_at
+            if deadline is not None and time.monotonic() >= deadline:
+                self.expired = True
+                self.deadline_at = None
+                self._signal_group()
+            time.sleep(WATCH_INTERVAL)
 
     # --- requests ---------------------------------------------------------------------
 
