@@ -31,7 +31,6 @@ import torch
 from autograder.grading.checks import check_shape, fail, relative_error, to_array
 from autograder.grading.loader import NotImplementedYet
 from autograder.grading.messages import tr
-from autograder.grading.values import Ref, type_name
 
 # --- tolerances and settings ----------------------------------------------------------
 # The contract: N steps match torch's float64 trajectory to a relative 1e-9. Correct
@@ -338,14 +337,6 @@ def do_step(th, run, kind, grads):
         raise NotImplementedYet(f"{kind}.step") from None
 
 
-def param_array(value, name):
-    """A snapshot of ``params[name]`` as a float64 array (to_array's failures otherwise)."""
-    if isinstance(value, Ref):  # an object of the student's code, not data
-        fail(tr(f"{name} should be a numpy array of numbers, got {type_name(value)}",
-                f"{name} phải là mảng numpy chứa số, nhưng nhận được {type_name(value)}"))
-    return to_array(value, name)
-
-
 def label(kind, hp):
     return f"{kind}({', '.join(['params'] + [f'{k}={v!r}' for k, v in hp.items()])})"
 
@@ -368,7 +359,7 @@ def check_trajectory(opt, th, kind, hp, params0, grads_seq, defaults=False):
             break
         got = {}
         for k, start in params0.items():
-            got[k] = param_array(seen["params"][k], f"params['{k}']")
+            got[k] = to_array(seen["params"][k], f"params['{k}']")
             check_shape(got[k], start.shape, f"params['{k}']", f"params['{k}'] before the step")
         trajectory.append(got)
         if first is None:
