@@ -39,8 +39,8 @@ from autograder.grading.checks import (
     unpack,
 )
 from autograder.grading.messages import tr
-from autograder.grading.plugin import student_location
 from autograder.grading.numgrad import numerical_gradient, numerical_gradient_array
+from autograder.grading.plugin import student_location
 
 # --- tolerances -----------------------------------------------------------------------
 # Expected values are float64. Centred differences of these smooth, O(1) functions with

@@ -27,7 +27,7 @@ does not.
 One set of tests for both ways of reaching the implementation. The grader never reads
 the student's objects: ``LeNet5()`` and every object the tests hand to the student's
 functions are opaque refs, and what the grader needs from them it asks the trusted probes
-of :mod:`autograder.probes.lenet` (the ``th`` fixture, ``impl.probes("lenet")``), which run
+of `autograder.probes.lenet_probes` (the ``th`` fixture, ``impl.probes("lenet")``), which run
 *where the student's code runs* -- in this process, or in the isolated worker under
 ``--isolate`` -- and return data. The probes build the spy models, loaders, optimizers and
 loss functions (refs), and report as data the model's outputs, its parameters and weights,
@@ -68,7 +68,7 @@ from autograder.grading.checks import fail, to_float
 from autograder.grading.messages import tr
 from autograder.grading.plugin import student_location
 from autograder.grading.values import type_name
-from autograder.probes import lenet as lenet_probes
+from autograder.probes import lenet_probes
 
 # The bar on the digits, as the contract states it. Measured on 2 cores, one thread:
 # ~0.6 s per epoch; reference (ReLU, max pooling) 97.2-98.6%, classic (tanh, average
@@ -141,7 +141,7 @@ def lenet(impl):
 
 @pytest.fixture
 def th(impl):
-    """The trusted probes of :mod:`autograder.probes.lenet`, run where the student's code
+    """The trusted probes of :mod:`autograder.probes.lenet_probes`, run where the student's code
     runs (the isolated worker, or this process): ``th.NAME(...)`` returns data, or a ref
     for the models, loaders, optimizers and losses they build."""
     return impl.probes("lenet")

@@ -308,7 +308,7 @@ def explain(bug, kind):
 
 
 # --- running the student's optimizer ---------------------------------------------------
-# The optimizer lives next to the student's code; the probes of autograder.probes.optimizers
+# The optimizer lives next to the student's code; the probes of autograder.probes.optimizers_probes
 # build it, take one step per call and report what each step did, as data.
 
 @pytest.fixture

@@ -26,8 +26,17 @@ import warnings
 import numpy as np
 import pytest
 
-from autograder.grading.checks import (GradingFailure, Inputs, Mistake, check_close, check_shape,
-                                       fail, to_array, to_float, unpack)
+from autograder.grading.checks import (
+    GradingFailure,
+    Inputs,
+    Mistake,
+    check_close,
+    check_shape,
+    fail,
+    to_array,
+    to_float,
+    unpack,
+)
 from autograder.grading.messages import tr
 from autograder.grading.numgrad import numerical_gradient
 

@@ -100,7 +100,10 @@ class LocalCalls:
 
     def call(self, target, args: tuple, kwargs: dict, probe: bool = False):
         if probe:
-            fn = getattr(probe_module(self.exercise_name), target)
+            module = probe_module(self.exercise_name)
+            if module is None or target.startswith("_") or not hasattr(module, target):
+                raise LookupError(f"no probe {target!r} for {self.exercise_name}")
+            fn = getattr(module, target)
         elif isinstance(target, str):
             fn = self.attribute(target)
         else:
@@ -120,9 +123,11 @@ class LocalCalls:
         raise ValueError(f"{value!r} belongs to another exercise or implementation")
 
 
-def probe_module(exercise: str) -> types.ModuleType:
-    """The trusted probes of ``exercise`` (:mod:`autograder.probes`)."""
-    return importlib.import_module(f"autograder.probes.{exercise}")
+def probe_module(exercise: str) -> types.ModuleType | None:
+    """The trusted probes of ``exercise`` (``autograder/probes/<exercise>_probes.py``), or
+    None for an exercise without probes."""
+    name = f"autograder.probes.{exercise}_probes"
+    return importlib.import_module(name) if importlib.util.find_spec(name) else None
 
 
 class ExerciseModule(LocalCalls):

@@ -25,6 +25,8 @@ import sys
 from typing import Any, Protocol
 
 SCALARS = (type(None), bool, int, float, complex, str, bytes)
+KEYS = (type(None), bool, int, float, str)  # dict keys of data (others: the dict is a ref)
+PLAIN_KINDS = "biufcSUmM"  # numpy dtype kinds of data (no object, no structured dtypes)
 MAX_DEPTH = 32  # nesting of lists/dicts/tuples; deeper values become refs
 
 
@@ -47,7 +49,7 @@ class Ref:
     It can only be passed back to a call or a probe of the same exercise; its type's name
     is kept for messages (``type_name(ref)``)."""
 
-    __slots__ = ("_ref_type", "_ref_owner", "_ref_key", "__weakref__")
+    __slots__ = ("__weakref__", "_ref_key", "_ref_owner", "_ref_type")
 
     def __init__(self, type_name: str, owner: object, key: object):
         object.__setattr__(self, "_ref_type", type_name)
@@ -121,7 +123,7 @@ class TestFunction:
             if self.bad_shape is None:
                 self.bad_shape = tuple(z.shape)
             raise ValueError(f"f expects an array of shape {self.shape}, got {tuple(z.shape)}")
-        return eval(self._code, {"np": np, "__builtins__": {}}, {"z": z, **self.arrays})  # noqa: S307 - a grader's formula
+        return eval(self._code, {"np": np, "__builtins__": {}}, {"z": z, **self.arrays})
 
     def record(self) -> dict:
         return {"calls": self.calls, "bad_shape": self.bad_shape}
@@ -152,9 +154,14 @@ def is_data_leaf(value) -> bool:
         return True
     np = sys.modules.get("numpy")
     if np is not None and isinstance(value, (np.ndarray, np.generic)):
-        return value.dtype != object
+        return plain_dtype(value.dtype)
     torch = sys.modules.get("torch")
     return torch is not None and isinstance(value, torch.Tensor)
+
+
+def plain_dtype(dtype) -> bool:
+    """Whether arrays of ``dtype`` are data: no objects, no structured fields."""
+    return dtype.kind in PLAIN_KINDS and dtype.fields is None and not dtype.hasobject
 
 
 def to_data(value, make_ref, depth: int = 0):
@@ -165,7 +172,7 @@ def to_data(value, make_ref, depth: int = 0):
     if depth < MAX_DEPTH and type(value) in (list, tuple, dict):
         if type(value) is dict:
             items = {k: to_data(v, make_ref, depth + 1) for k, v in value.items()
-                     if isinstance(k, SCALARS)}
+                     if type(k) in KEYS}
             if len(items) == len(value) and all(items[k] is value[k] for k in value):
                 return value
             if len(items) == len(value):

@@ -6,7 +6,7 @@ student's code (the isolated worker, or the grading process itself with
 ``--no-isolate``) and returns what the grader needs as data: the logits of a model, the
 calls a spy recorded, whether an optimizer updated its arrays in place.
 
-One module per exercise that needs probes (``autograder.probes.<exercise>``). A probe
+One module per exercise that needs probes (``autograder/probes/<exercise>_probes.py``). A probe
 takes data, refs and the student's functions (``ex.NAME``) and returns data; it must not
 trust what the student's objects report about themselves beyond what it observes.
 """

@@ -93,6 +93,7 @@ class Worker:
         self.channel: protocol.Channel | None = None
         self.workdir: Path | None = None
         self.released: list[int] = []
+        self.refs: weakref.WeakValueDictionary = weakref.WeakValueDictionary()  # id -> RemoteRef
         self.deadline_at: float | None = None  # armed by _watchdog, read by the watcher
         self.watcher: threading.Thread | None = None
 
@@ -262,7 +263,8 @@ class Worker:
                                           " (không chạy lại: nó đã không kết thúc ở một bài "
                                           "kiểm tra trước)"))
         deadline, kind = impl.deadline()
-        encoder = protocol.Encoder(sys.modules.get("torch"), refs=self._encode_ref)
+        encoder = protocol.Encoder(sys.modules.get("torch"), refs=self._encode_ref,
+                                   exercise=impl.exercise(self.exercise))
         header = {"op": op, **fields, "args": encoder.encode(list(args)),
                   "kwargs": encoder.encode(dict(kwargs or {})), "ctx": call_context()}
         if self.released:
@@ -282,6 +284,10 @@ class Worker:
                 error = self._death_error(what)
             self._fail(error)
         except protocol.ProtocolError as exc:
+            if self.expired:  # killed by the watchdog in the middle of a message
+                error = self._timeout_error(what, kind)
+                impl.hung[(self.exercise, what)] = str(error)
+                self._fail(error)
             self._fail(self._malformed(what, exc))
         except BaseException as exc:
             # the grader's own time limit (SIGALRM), an interrupt: the worker is mid-call
@@ -381,7 +387,8 @@ class Worker:
         if isinstance(obj, Ref) and obj._ref_owner is self:
             return {"$": "r", "id": obj._ref_key}
         if isinstance(obj, Ref):
-            raise getattr(obj._ref_owner, "dead", None) or protocol.EncodeError(
+            owner = obj._ref_owner
+            raise (owner.dead if isinstance(owner, Worker) else None) or protocol.EncodeError(
                 "an object of another exercise or worker cannot be passed here")
         raise protocol.EncodeError(f"a {type(obj).__name__} cannot be sent to the isolated "
                                    "worker: only data (see autograder.grading.values)")
@@ -390,9 +397,13 @@ class Worker:
         rid, type_name = node.get("id"), node.get("type")
         if not (isinstance(rid, int) and isinstance(type_name, str) and len(type_name) <= 100):
             raise protocol.ProtocolError("bad ref")
+        existing = self.refs.get(rid)
+        if existing is not None:  # one ref per object: it is released once, when unused
+            return existing
         if rid in self.released:  # a release not sent yet would free it under us
             self.released.remove(rid)
-        return RemoteRef(type_name, self, rid)
+        ref = self.refs[rid] = RemoteRef(type_name, self, rid)
+        return ref
 
     def _decode_function(self, name: str) -> StudentFunction:
         if not _IDENTIFIER.match(name):

@@ -50,7 +50,8 @@ from multiprocessing.connection import Connection
 
 import numpy as np  # bound here, once: nothing a worker's student does to sys.modules changes it
 
-from autograder.grading.values import StudentFunction, TestFunction
+from autograder.grading.values import KEYS, StudentFunction, TestFunction, plain_dtype
+from autograder.grading.values import MAX_DEPTH as DATA_DEPTH
 from autograder.sandbox.npy import DATA_KINDS, ProtocolError, npy_decode, npy_encode
 
 __all__ = ["Channel", "Decoder", "EncodeError", "Encoder", "Limits", "ProtocolError",
@@ -109,7 +110,7 @@ class Channel:
         except (ValueError, RecursionError) as exc:
             raise ProtocolError(f"bad JSON header: {type(exc).__name__}") from None
         count = header.get("n") if isinstance(header, dict) else None
-        if not isinstance(count, int) or not 0 <= count <= limits.blobs:
+        if type(count) is not int or not 0 <= count <= limits.blobs:
             raise ProtocolError("bad header")
         blobs, left = [], limits.total
         for _ in range(count):
@@ -140,8 +141,8 @@ class Encoder:
     makes a ref; the grading side raises :class:`EncodeError`); ``start``: the request's
     numbered objects, which a reply refers to with ``in`` nodes."""
 
-    def __init__(self, torch=None, refs=None, start: list = ()):
-        self.torch, self.refs = torch, refs
+    def __init__(self, torch=None, refs=None, start: list = (), exercise=None):
+        self.torch, self.refs, self.exercise = torch, refs, exercise
         self.blobs: list[bytes] = []
         self.seen: list = list(start)  # the objects numbered so far (a request's first)
         self._ids: dict[int, int] = {id(obj): i for i, obj in enumerate(self.seen)}
@@ -151,15 +152,17 @@ class Encoder:
         return len(self.blobs) - 1
 
     def encode(self, obj, depth: int = 0):
-        if depth > MAX_DEPTH:
-            raise EncodeError("a value nested too deeply")
+        if depth > DATA_DEPTH or not self._is_data(obj):
+            return self._not_data(obj)
+        if isinstance(obj, np.generic):
+            return {"$": "s", "b": self.blob(npy_encode(np.asarray(obj)))}
         if obj is None or isinstance(obj, (bool, str)):
-            return obj
+            return str(obj) if isinstance(obj, str) else obj
         if type(obj) is int or (isinstance(obj, int) and not isinstance(obj, np.integer)):
             return int(obj)
         if isinstance(obj, float) and not isinstance(obj, np.floating):
             return float(obj) if math.isfinite(obj) else {"$": "f", "v": repr(float(obj))}
-        if isinstance(obj, _TRACKED) and not (isinstance(obj, np.ndarray) and obj.dtype.hasobject):
+        if isinstance(obj, _TRACKED):
             key = id(obj)
             if key in self._ids:
                 return {"$": "in", "i": self._ids[key]}
@@ -181,8 +184,6 @@ class Encoder:
             return {"$": "c", "v": [self.encode(obj.real), self.encode(obj.imag)]}
         if isinstance(obj, (bytes, bytearray)):
             return {"$": "by", "b": self.blob(obj)}
-        if isinstance(obj, np.generic) and obj.dtype.kind in DATA_KINDS:
-            return {"$": "s", "b": self.blob(npy_encode(np.asarray(obj)))}
         torch = self.torch
         if torch is not None and isinstance(obj, torch.Tensor):
             data = obj.detach().cpu()
@@ -190,7 +191,20 @@ class Encoder:
                 data = data.float()
             return {"$": "T", "b": self.blob(npy_encode(data.numpy())), "rg": bool(obj.requires_grad)}
         if isinstance(obj, StudentFunction):
+            if self.exercise is not None and obj.exercise is not self.exercise:
+                raise EncodeError(f"{obj!r} is a function of another exercise")
             return {"$": "fn", "name": obj.name}
+        return self._not_data(obj)
+
+    def _is_data(self, obj) -> bool:
+        """The rules of :mod:`autograder.grading.values` (plain dtypes, keys of dicts)."""
+        if isinstance(obj, (np.ndarray, np.generic)):
+            return plain_dtype(obj.dtype)
+        if isinstance(obj, dict):
+            return all(type(key) in KEYS for key in obj)
+        return True
+
+    def _not_data(self, obj):
         if self.refs is None:
             raise EncodeError(f"a {type(obj).__name__} cannot be sent to the isolated worker: "
                               "only data (see autograder.grading.values)")
@@ -242,7 +256,7 @@ class Decoder:
             self.seen.append(out_dict)
             for key, item in zip(keys, items):
                 key = self.decode(key, depth + 1)
-                if not isinstance(key, (str, int, float, bool, type(None), tuple)):
+                if type(key) not in KEYS:
                     raise ProtocolError("bad dict key")
                 out_dict[key] = self.decode(item, depth + 1)
             return out_dict
@@ -269,14 +283,17 @@ class Decoder:
             torch = self.torch
             if torch is None:
                 import torch
-            tensor = torch.from_numpy(array)
+            try:
+                tensor = torch.from_numpy(array)
+            except (TypeError, ValueError, RuntimeError) as exc:
+                raise ProtocolError(f"bad tensor: {exc}"[:200]) from None
             return tensor.requires_grad_(True) if node.get("rg") is True and tensor.is_floating_point() \
                 else tensor
         if tag == "tf":
             return self._test_function(node, depth)
         if tag == "in":
             index = node.get("i")
-            if not isinstance(index, int) or not 0 <= index < len(self.seen) \
+            if type(index) is not int or not 0 <= index < len(self.seen) \
                     or isinstance(self.seen[index], list) and self.seen[index] is self._pending:
                 raise ProtocolError("bad reference to the request")
             return self.seen[index]
@@ -302,7 +319,8 @@ class Decoder:
         if not isinstance(arrays, dict) or not all(isinstance(k, str) for k in arrays) \
                 or not (shape is None or isinstance(shape, list)):
             raise ProtocolError("bad test function")
-        try:
+        arrays = {k: v.copy() if isinstance(v, np.ndarray) else v for k, v in arrays.items()}
+        try:  # its own copies: the student's code must not reach the grader's arrays
             function = TestFunction(formula, shape, **arrays)
         except (SyntaxError, ValueError, TypeError) as exc:
             raise ProtocolError(f"bad test function: {exc}") from None
@@ -328,6 +346,7 @@ def changes(seen: list, before: list, encoder: Encoder) -> list:
     for index, (obj, old) in enumerate(zip(seen, before)):
         if snapshot(obj) == old:
             continue
+        encoder.seen.append(None)  # the container the other side decodes the state into
         if isinstance(obj, np.ndarray):
             state = {"$": "a", "b": encoder.blob(npy_encode(obj))}
         elif isinstance(obj, TestFunction):
@@ -352,6 +371,11 @@ def apply_changes(sent: list, items, decoder: Decoder) -> None:
             raise ProtocolError("bad change")
         target, state = sent[item[0]], decoder.decode(item[1])
         if isinstance(target, np.ndarray) and isinstance(state, np.ndarray):
+            if state.shape != target.shape and state.size == target.size:
+                try:  # the student set x.shape: the same, here
+                    target.shape = state.shape
+                except (AttributeError, ValueError):
+                    pass
             if state.shape == target.shape and target.flags.writeable:
                 np.copyto(target, state, casting="unsafe")
         elif isinstance(target, TestFunction) and isinstance(state, dict):

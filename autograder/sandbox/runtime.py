@@ -4,7 +4,7 @@ Started by :mod:`autograder.sandbox.worker` once the process is confined. Reques
 (:mod:`autograder.sandbox.protocol`) are::
 
     {"op": "call", "target": {"$": "fn", "name"} | {"$": "r", "id"}, "args", "kwargs", "ctx"}
-    {"op": "probe", "name", "args", "kwargs", "ctx"}     a function of autograder.probes.<ex>
+    {"op": "probe", "name", "args", "kwargs", "ctx"}     a function of <ex>_probes
     {"op": "attr", "name"}                                the student module's attribute
     {"op": "load"} | {"op": "output"} | {"op": "ping"} | {"op": "bye"}
 
@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import builtins
 import contextlib
-import importlib
-import importlib.util
 import os
 import warnings
 from pathlib import Path
@@ -50,8 +48,7 @@ class Runtime:
         submission = config["submission"]
         self.submission = submission.rstrip("/") + "/"
         self.module = loader.ExerciseModule(self.exercise, Path(submission) / f"{self.exercise}.py")
-        name = f"autograder.probes.{self.exercise}"
-        self.probes = importlib.import_module(name) if importlib.util.find_spec(name) else None
+        self.probes = loader.probe_module(self.exercise)
         self.refs: dict[int, object] = {}
         self.ref_ids: dict[int, int] = {}
         self.next_ref = 1
