@@ -126,6 +126,7 @@ def test_autograder_grade_refuses_then_records_unconfined(tmp_path):
     refused = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, check=False, timeout=300)
     assert refused.returncode == 2 and "--unconfined" in refused.stdout, refused.stdout
     assert not (tmp_path / "out" / "alice" / "results.json").exists()
+    assert not list(tmp_path.rglob("gradebook.db")), "a refused batch creates no gradebook"
     done = subprocess.run([*command, "--unconfined"], cwd=tmp_path, capture_output=True, text=True, check=False,
                           timeout=300)
     assert done.returncode == 0, done.stdout[-3000:]

@@ -22,7 +22,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from autograder.batch.discovery import Discovery, OperatorError, discover
-from autograder.batch.runner import BatchOutcome, grade_batch
+from autograder.batch.processes import use_isolation
+from autograder.batch.runner import BatchOutcome, batch_confinement, grade_batch
 from autograder.config import ConfigError, GradeConfig
 from autograder.gradebook import Gradebook, GradebookError
 from autograder.grading.loader import EXERCISES
@@ -210,6 +211,7 @@ def grade(
             found = discover(submissions, config.exercises)
             auto = "exercises" not in config.model_fields_set
             config = _submitted_exercises(config, found)
+            batch_confinement(config, use_isolation(config))  # refused: nothing is created
             gradebook = Gradebook(config.db_url())
         except (ConfigError, OperatorError, GradebookError) as exc:
             console.print(f"[red]error:[/] {exc}", highlight=False)
