@@ -249,3 +249,20 @@ def test_operator_errors_exit_2_with_a_message(tmp_path, args, message):
     result = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "out")])
     assert result.exit_code == 2, result.output
     assert message in result.output
+
+
+def test_the_catalogue_is_collected_without_running_a_test(tmp_path):
+    """Points, hidden flags and marker skips from collection alone, the same as a full run of
+    the stubs reports them; nothing of an implementation is run."""
+    from autograder.batch.catalogue import collect_catalogue
+    from autograder.config import GradeConfig
+
+    config = GradeConfig(out=tmp_path / "out", exercises=["backprop", "lenet"])
+    catalogue = collect_catalogue(["backprop", "lenet"], config, False, tmp_path, None)
+    log = (tmp_path / "catalogue.log").read_text()
+    assert "collected" in log and "passed" not in log and "failed" not in log, log[-2000:]
+    stubs = run_graders(SOLUTIONS.parent / "exercises", "graders/test_backprop.py")  # run
+    ran = {t["nodeid"]: (t["points"], t["hidden"]) for t in stubs.report["tests"]}
+    assert {t.nodeid: (t.points, t.hidden) for t in catalogue["backprop"]} == ran
+    skipped = {t.name for t in catalogue["lenet"] if t.skipped}
+    assert skipped == ({"test_accuracy_mnist"} if not os.environ.get("DLKIT_MNIST_DIR") else set())

@@ -1,7 +1,8 @@
 """From a grader run to a grade.
 
-The points come from the *catalogue* (the graders run once on an empty implementation:
-every test, its points and whether it is hidden), never from the numbers in a report, so
+The points come from the *catalogue* (the graders' tests as pytest collects them, without
+running any: every test, its points, whether it is hidden or skipped by a marker such as
+``needs_mnist``), never from the numbers in a report, so
 a report can lower a score but never raise one above what the graders award. A run that
 crashes, hangs or leaves a missing or garbled report scores 0 with a message.
 """
@@ -13,7 +14,7 @@ import signal
 from dataclasses import dataclass
 from pathlib import Path
 
-from autograder import __version__, paths
+from autograder import __version__
 from autograder.batch.discovery import OperatorError
 from autograder.batch.processes import Run, grader_file, grading_key, pytest_command, run_all
 from autograder.config import GradeConfig
@@ -44,7 +45,8 @@ class CatalogueTest:
 def collect_catalogue(
     exercises: list[str], config: GradeConfig, isolate: bool, workdir: Path, cache: Path | None
 ) -> dict[str, list[CatalogueTest]]:
-    """Every graded test of the exercises: the graders run on an empty implementation.
+    """Every graded test of the exercises, from ``pytest --collect-only`` of the graders
+    (points and hidden/skip markers are known at collection; no test runs).
 
     Cached in ``cache`` (a JSON file) under each exercise's grading key.
     """
@@ -68,14 +70,12 @@ def collect_catalogue(
         for exercise in missing:
             if not grader_file(exercise).is_file():
                 raise OperatorError(f"no grader for {exercise}: {grader_file(exercise)} not found")
-        # The stubs if they are there (every test fails at once), else an empty folder.
-        empty = paths.exercises_dir()
-        if not all((empty / f"{exercise}.py").is_file() for exercise in missing):
-            empty = workdir / "empty-implementation"
-            empty.mkdir(parents=True, exist_ok=True)
+        empty = workdir / "empty-implementation"  # never read: nothing runs
+        empty.mkdir(parents=True, exist_ok=True)
         report = workdir / "catalogue.json"
+        command = pytest_command([str(grader_file(e)) for e in missing], empty, report, config, isolate)
         run = Run(
-            pytest_command([str(grader_file(e)) for e in missing], empty, report, config, isolate),
+            [*command, "--collect-only"],
             workdir / "catalogue.log",
             timeout=max(600.0, config.timeout),
             memory_limit_mb=None,

@@ -134,6 +134,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "points(n): the test is worth n points")
     config.addinivalue_line("markers", "hidden: run when grading, left out of the student release")
     config.addinivalue_line("markers", "time_limit(seconds): fail the test if it runs longer")
+    config.addinivalue_line("markers", "needs_mnist: skipped, and not counted, without --mnist-dir "
+                            "(decided at collection, so that a catalogue knows it)")
     lang = config.getoption("--lang") or os.environ.get("DLKIT_LANG") or "en"
     set_language(lang if lang in LANGUAGES else "en")
     seed = config.getoption("--seed")
@@ -201,7 +203,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         state.scores[item.nodeid] = GradedTest(
             nodeid=item.nodeid, exercise=_exercise_of(item), name=item.name,
             points=float(marker.args[0]), hidden=item.get_closest_marker("hidden") is not None)
-    if state.scores and state.isolated and state.layer is None \
+        if item.get_closest_marker("needs_mnist") is not None and state.mnist_dir is None:
+            item.add_marker(pytest.mark.skip(reason=tr(
+                "MNIST not configured (--mnist-dir or $DLKIT_MNIST_DIR)",
+                "chưa cấu hình MNIST (--mnist-dir hoặc $DLKIT_MNIST_DIR)")))
+            state.scores[item.nodeid].outcome = "skipped"
+    if state.scores and state.isolated and state.layer is None and not config.option.collectonly \
             and config.stash.get(IMPL_OVERRIDE, None) is None:
         _choose_layer(config, state)
 
