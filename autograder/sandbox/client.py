@@ -123,9 +123,11 @@ class Worker:
             "parent_pid": os.getpid(),
         }
         if layer.name == "landlock":
+            split: list[str] = []
             config["landlock"] = {
-                "read_only": [*impl.readable(self.exercise), str(submission), *confine.ETC_FILES],
-                "read_write": [str(home), *confine.DEVICES]}
+                "read_only": [*impl.readable(self.exercise, split), str(submission),
+                              *confine.ETC_FILES],
+                "read_write": [str(home), *confine.DEVICES], "list_only": split}
         config_path = workdir / "config.json"
         config_path.write_text(json.dumps(config), encoding="utf-8")
         os.chmod(config_path, 0o644)

@@ -133,14 +133,17 @@ def _python_binds() -> tuple[str, ...]:
     return tuple(p for p in out if not any(p != q and p.startswith(q + "/") for q in out))
 
 
-def allow_list(roots: list[str] | tuple[str, ...], holes: list[str] | tuple[str, ...]) -> list[str]:
+def allow_list(roots: list[str] | tuple[str, ...], holes: list[str] | tuple[str, ...],
+               split: list[str] | None = None) -> list[str]:
     """Paths beneath which everything is in ``roots`` but nothing in ``holes``.
 
     For an allow-list mechanism such as Landlock: a root with a hole in it is replaced by
     its entries, recursively along the way to the hole. ``allow_list(['/a'], ['/a/b/c'])``
     gives ``/a``'s entries but ``b``, and ``/a/b``'s entries but ``c``. Paths are compared
     resolved, and a symbolic link into or above a hole is left out (Landlock follows links:
-    a venv's ``lib64 -> lib`` would otherwise grant all of ``lib``).
+    a venv's ``lib64 -> lib`` would otherwise grant all of ``lib``). The folders replaced by
+    their entries go to ``split`` when given: they still need to be listed (Python's import
+    system lists ``site-packages`` to find a module), which Landlock grants on its own.
     """
     holes = [os.path.realpath(h) for h in holes]
 
@@ -163,6 +166,8 @@ def allow_list(roots: list[str] | tuple[str, ...], holes: list[str] | tuple[str,
             entries = sorted(os.listdir(path))
         except OSError:
             return
+        if split is not None:
+            split.append(path)
         for name in entries:
             walk(os.path.join(path, name))
 

@@ -240,10 +240,11 @@ class RemoteImplementation:
         out = sorted(p for p in paths if p and p != "/" and os.path.isdir(p))
         return [p for p in out if not any(p != q and p.startswith(q + "/") for q in out)]
 
-    def readable(self, exercise: str) -> list[str]:
+    def readable(self, exercise: str, split: list[str] | None = None) -> list[str]:
         """What a Landlock-confined worker of ``exercise`` may read: the binds, without the
-        hidden folders (Landlock grants access beneath paths, so the binds are split)."""
-        return confine.allow_list(["/usr", *self.binds()], self.hidden_paths(exercise))
+        hidden folders (Landlock grants access beneath paths, so the binds are split; the
+        folders split go to ``split``, to be listed only)."""
+        return confine.allow_list(["/usr", *self.binds()], self.hidden_paths(exercise), split)
 
     def hidden_paths(self, exercise: str) -> list[str]:
         """Folders inside the binds to hide from ``exercise``'s worker."""

@@ -107,15 +107,16 @@ def seccomp_only() -> str:
 
 
 def restrict(read_only: Sequence[str], read_write: Sequence[str], *,
-             seccomp: bool = True) -> dict:
+             list_only: Sequence[str] = (), seccomp: bool = True) -> dict:
     """Irreversibly restrict this process (and its future children); return a JSON-able report.
 
     - Landlock filesystem, every right the ABI knows handled (so all unlisted is denied):
       beneath each path of ``read_only`` read files, list directories and execute; beneath
       each path of ``read_write`` also write, truncate, create (files, folders, symlinks,
-      fifos, sockets) and remove or rename -- but not execute, nor create devices. Rights
-      add up along the hierarchy. A listed file (e.g. ``/dev/null``) gets only the file
-      rights. Paths that do not exist are skipped (noted).
+      fifos, sockets) and remove or rename -- but not execute, nor create devices; beneath
+      each folder of ``list_only``, listing folders only (names, never a file's content).
+      Rights add up along the hierarchy. A listed file (e.g. ``/dev/null``) gets only the
+      file rights. Paths that do not exist are skipped (noted).
     - Landlock network (ABI >= 4): no TCP bind or connect, on any port.
     - Landlock scopes (ABI >= 6): no signal to a process outside the domain, no connection
       to an abstract unix socket created outside it. (ptrace of a process outside the
@@ -151,7 +152,8 @@ def restrict(read_only: Sequence[str], read_write: Sequence[str], *,
                | AccessFS.REFER | AccessFS.RESOLVE_UNIX)
     try:
         with Ruleset(scoped=Scope.SIGNAL | Scope.ABSTRACT_UNIX_SOCKET) as ruleset:
-            for paths, rights in ((read_only, reading), (read_write, writing)):
+            for paths, rights in ((read_only, reading), (read_write, writing),
+                                  (list_only, AccessFS.READ_DIR)):
                 for path in paths:
                     try:
                         ruleset.allow_path(path, rights if os.path.isdir(path)

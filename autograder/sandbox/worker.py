@@ -317,7 +317,8 @@ def _prepare(config: dict, fd_in: int, fd_out: int, isolation: dict):
         if torch is not None:  # torch reads /proc/cpuinfo at its first operation
             torch.zeros(1).add_(1)
         rules = config["landlock"]
-        restricted = selfrestrict.restrict(rules["read_only"], rules["read_write"])
+        restricted = selfrestrict.restrict(rules["read_only"], rules["read_write"],
+                                           list_only=rules.get("list_only", ()))
         notes = isolation["notes"] + restricted.pop("notes", [])
         isolation.update(restricted, notes=notes)
         if isolation.get("unconfined_threads"):  # Landlock < ABI 8 confines this thread only
