@@ -48,6 +48,10 @@ STUDENT = textwrap.dedent('''
 
     CALLS = 0
 
+    def lazy_import():
+        import rich  # a package of the environment, imported after the worker is confined
+        return rich.__name__
+
     def echo(*args, **kwargs):
         return args, kwargs
 
@@ -268,6 +272,12 @@ def line_of(text: str) -> int:
 
 def ping(impl) -> dict:
     return impl.exercise("backprop").worker().request("ping", what="ping")
+
+
+def test_a_package_imported_late_is_found(bp):
+    """Modules imported after the confinement (torch imports sympy at its first optimizer)
+    are found: Landlock lets the worker list the site-packages folders it splits."""
+    assert bp.lazy_import() == "rich"
 
 
 # --- values and identity --------------------------------------------------------------
