@@ -85,7 +85,9 @@ class LocalCalls:
     :mod:`autograder.grading.values` (data in, data out, refs for the rest), so that a
     grader behaves as it does against the isolated worker."""
 
-    exercise_name: str
+    @property
+    def exercise_name(self) -> str:
+        raise NotImplementedError
 
     def attribute(self, attr: str):
         raise NotImplementedError
@@ -207,6 +209,8 @@ class ExerciseModule(LocalCalls):
         digest = hashlib.sha1(str(self._path.resolve()).encode()).hexdigest()[:10]
         module_name = f"_dlkit_impl_{self._name}_{digest}"
         spec = importlib.util.spec_from_file_location(module_name, self._path)
+        if spec is None:
+            raise NotImplementedYet(f"{self._path.name} cannot be loaded")
         module = importlib.util.module_from_spec(spec)
         # The folder is importable while the file runs, so that an exercise may reuse
         # another one of the same implementation (``from backprop import relu_forward``).

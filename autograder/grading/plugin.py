@@ -50,7 +50,7 @@ import pytest
 from autograder.grading.checks import GradingFailure
 from autograder.grading.loader import EXERCISES, Implementation, NotImplementedYet, SubmissionError
 from autograder.grading.messages import LANGUAGES, get_language, set_language, tr
-from autograder.sandbox.confine import CHOICES
+from autograder.sandbox.confine import CHOICES, Layer
 
 DEFAULT_SEED = 1234
 DEFAULT_IMPL = "exercises"
@@ -77,7 +77,7 @@ class GradingState:
     grade_json: Path | None
     scores: dict[str, GradedTest] = field(default_factory=dict)
     isolated: bool = False
-    layer: object | None = None  # the sandbox's confine.Layer of an isolated run
+    layer: Layer | None = None  # the sandbox's layer of an isolated run
     remote: object | None = None  # the RemoteImplementation of an isolated run
 
 

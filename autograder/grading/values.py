@@ -33,7 +33,9 @@ MAX_DEPTH = 32  # nesting of lists/dicts/tuples; deeper values become refs
 class Exercise(Protocol):
     """What a grader holds: ``impl.exercise(name)``, in-process or isolated."""
 
-    exercise_name: str
+    @property
+    def exercise_name(self) -> str:
+        """The exercise's name (``backprop``, ...)."""
 
     def owns(self, filename: str) -> bool:
         """Whether a traceback frame's file is this exercise's code."""
@@ -178,10 +180,10 @@ def to_data(value, make_ref, depth: int = 0):
             if len(items) == len(value):
                 return items
             return make_ref(value)
-        items = [to_data(v, make_ref, depth + 1) for v in value]
-        if all(a is b for a, b in zip(items, value)):
+        elements = [to_data(v, make_ref, depth + 1) for v in value]
+        if all(a is b for a, b in zip(elements, value)):
             return value
-        return items if type(value) is list else tuple(items)
+        return elements if type(value) is list else tuple(elements)
     return make_ref(value)
 
 
@@ -193,8 +195,8 @@ def from_data(value, resolve, depth: int = 0):
         if type(value) is dict:
             items = {k: from_data(v, resolve, depth + 1) for k, v in value.items()}
             return value if all(items[k] is value[k] for k in value) else items
-        items = [from_data(v, resolve, depth + 1) for v in value]
-        if all(a is b for a, b in zip(items, value)):
+        elements = [from_data(v, resolve, depth + 1) for v in value]
+        if all(a is b for a, b in zip(elements, value)):
             return value
-        return items if type(value) is list else tuple(items)
+        return elements if type(value) is list else tuple(elements)
     return value

@@ -177,7 +177,7 @@ class Worker:
 
     def _launcher_log(self) -> str:
         try:
-            return (self.workdir / "launcher.log").read_text(errors="replace")[-1500:].strip()
+            return (Path(str(self.workdir)) / "launcher.log").read_text(errors="replace")[-1500:].strip()
         except OSError:
             return ""
 
@@ -214,11 +214,12 @@ class Worker:
 
     def close(self) -> None:
         """Ask the worker to stop, then make sure it did."""
-        if self.dead is None and self.channel is not None:
+        channel, process = self.channel, self.process
+        if self.dead is None and channel is not None and process is not None:
             try:
                 with self._watchdog(time.monotonic() + 2):
-                    self.channel.send({"op": "bye"})
-                self.process.wait(timeout=5)
+                    channel.send({"op": "bye"})
+                process.wait(timeout=5)
             except (OSError, subprocess.TimeoutExpired):
                 pass
         self.kill()
@@ -256,8 +257,9 @@ class Worker:
     def request(self, op: str, *, what: str, args: tuple = (), kwargs: dict | None = None,
                 **fields):
         """Send one request with data, wait for its reply; return its data (or raise)."""
-        if self.dead is not None:
-            raise self.dead
+        channel = self.channel
+        if self.dead is not None or channel is None:
+            raise self.dead or WorkerDied("the worker is not running")
         impl = self.impl
         hung = impl.hung.get((self.exercise, what))
         if hung is not None:  # an endless loop costs its time limit once
@@ -274,8 +276,8 @@ class Worker:
         start = time.monotonic()
         try:
             with self._watchdog(deadline):
-                self.channel.send(header, encoder.blobs)
-                reply, blobs = self.channel.recv()
+                channel.send(header, encoder.blobs)
+                reply, blobs = channel.recv()
             if self.expired:
                 raise EOFError
         except (EOFError, OSError):
@@ -313,13 +315,13 @@ class Worker:
             value = decoder.decode(reply.get("value"))
             protocol.apply_changes(encoder.seen, reply.get("changes") or [], decoder)
             warned = check_warnings(reply.get("warn"))
-            error = student_exception(reply.get("exc"), impl.root, impl.limits.memory) \
+            failure = student_exception(reply.get("exc"), impl.root, impl.limits.memory) \
                 if reply["op"] == "err" else None
         except protocol.ProtocolError as exc:
             self._fail(self._malformed(what, exc))
         reemit(warned, impl.root)
-        if error is not None:
-            raise error
+        if failure is not None:
+            raise failure
         return value
 
     def _fail(self, error: SandboxError):

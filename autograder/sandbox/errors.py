@@ -54,6 +54,8 @@ class StaleRef(SandboxError):
 class WorkerSetupError(SandboxError):
     """The worker could not be started (a problem of the grading machine)."""
 
+    detail = ""  # the worker's whole report, when it sent one
+
 
 class StudentError(Exception):
     """An exception raised by the student's code in the worker (see the module's doc)."""
@@ -121,7 +123,7 @@ def student_exception(info, root: Path, memory: int) -> BaseException:
             message += tr(f" (the isolated run's memory limit is {limit})",
                           f" (giới hạn bộ nhớ của lần chạy cách ly là {limit})")
         exc = student_error_class(type_name, bases)(message)
-    exc.student_frames = checked
+    exc.student_frames = checked  # type: ignore[attr-defined]  # read by the plugin
     return exc
 
 

@@ -45,14 +45,16 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
+from typing import Any
 
 import numpy as np  # bound here, once: nothing a worker's student does to sys.modules changes it
 
 from autograder.grading.values import KEYS, StudentFunction, TestFunction, plain_dtype
 from autograder.grading.values import MAX_DEPTH as DATA_DEPTH
-from autograder.sandbox.npy import DATA_KINDS, ProtocolError, npy_decode, npy_encode
+from autograder.sandbox.npy import ProtocolError, npy_decode, npy_encode
 
 __all__ = ["Channel", "Decoder", "EncodeError", "Encoder", "Limits", "ProtocolError",
            "apply_changes", "changes", "npy_decode", "npy_encode", "snapshot"]
@@ -92,7 +94,7 @@ class Channel:
         self.writer = Connection(wfd, readable=False)
         self.limits = limits
 
-    def send(self, header: dict, blobs: list[bytes] = ()) -> None:
+    def send(self, header: dict, blobs: Sequence[bytes] = ()) -> None:
         header = {**header, "n": len(blobs)}
         self.writer.send_bytes(json.dumps(header, separators=(",", ":"), allow_nan=False,
                                           ensure_ascii=False).encode())
@@ -141,7 +143,7 @@ class Encoder:
     makes a ref; the grading side raises :class:`EncodeError`); ``start``: the request's
     numbered objects, which a reply refers to with ``in`` nodes."""
 
-    def __init__(self, torch=None, refs=None, start: list = (), exercise=None):
+    def __init__(self, torch=None, refs=None, start: Sequence = (), exercise=None):
         self.torch, self.refs, self.exercise = torch, refs, exercise
         self.blobs: list[bytes] = []
         self.seen: list = list(start)  # the objects numbered so far (a request's first)
@@ -217,7 +219,7 @@ class Decoder:
     objects; only a ``worker`` builds test functions (from the grading side's formulas)."""
 
     def __init__(self, blobs: list[bytes], torch=None, ref=None, function=None,
-                 start: list = (), worker: bool = False):
+                 start: Sequence = (), worker: bool = False):
         self.blobs, self.torch, self.ref, self.function = blobs, torch, ref, function
         self.worker = worker
         self.seen: list = list(start)
@@ -321,7 +323,7 @@ class Decoder:
             raise ProtocolError("bad test function")
         arrays = {k: v.copy() if isinstance(v, np.ndarray) else v for k, v in arrays.items()}
         try:  # its own copies: the student's code must not reach the grader's arrays
-            function = TestFunction(formula, shape, **arrays)
+            function = TestFunction(formula, None if shape is None else tuple(shape), **arrays)
         except (SyntaxError, ValueError, TypeError) as exc:
             raise ProtocolError(f"bad test function: {exc}") from None
         function.update(node)
@@ -348,7 +350,7 @@ def changes(seen: list, before: list, encoder: Encoder) -> list:
             continue
         encoder.seen.append(None)  # the container the other side decodes the state into
         if isinstance(obj, np.ndarray):
-            state = {"$": "a", "b": encoder.blob(npy_encode(obj))}
+            state: Any = {"$": "a", "b": encoder.blob(npy_encode(obj))}
         elif isinstance(obj, TestFunction):
             state = {"$": "d", "k": ["calls", "bad_shape"],
                      "v": [obj.calls, encoder.encode(obj.bad_shape)]}

@@ -24,6 +24,7 @@ import contextlib
 import os
 import warnings
 from pathlib import Path
+from typing import Any
 
 MAX_FRAMES = 40
 MAX_TEXT = 4000
@@ -52,7 +53,8 @@ class Runtime:
         self.refs: dict[int, object] = {}
         self.ref_ids: dict[int, int] = {}
         self.next_ref = 1
-        self.stdout = self.stderr = None
+        self.stdout: Any = None  # the capped streams (worker.CappedWriter), set after the guards
+        self.stderr: Any = None
 
     # --- the loop ---------------------------------------------------------------------
 
@@ -75,7 +77,9 @@ class Runtime:
             if obj is not None:
                 self.ref_ids.pop(id(obj), None)
             del obj
-        reply, caught, result, seen, before = {"op": "ok"}, [], None, [], []
+        reply: dict[str, Any] = {"op": "ok"}
+        caught: list = []
+        result, seen, before = None, [], []
         try:
             with warnings.catch_warnings(record=True) as caught, self._context(header.get("ctx")):
                 warnings.simplefilter("always")
@@ -129,7 +133,8 @@ class Runtime:
             return getattr(self.probes, name)(*args, **kwargs)
         if op == "attr":
             value = self.module.attribute(str(header.get("name")))
-            return self.protocol.StudentFunction(None, header["name"]) if callable(value) else value
+            return self.protocol.StudentFunction(self.module, header["name"]) if callable(value) \
+                else value
         if op == "load":
             self.module.load()
             return None
@@ -152,8 +157,8 @@ class Runtime:
 
     def _ref(self, node: dict):
         try:
-            return self.refs[node.get("id")]
-        except (KeyError, TypeError):
+            return self.refs[int(node["id"])]
+        except (KeyError, TypeError, ValueError):
             raise LookupError("this object is no longer available in the worker") from None
 
     def _function(self, name: str):

@@ -56,6 +56,7 @@ import os
 import signal
 import sys
 import traceback
+from typing import Any
 
 PR_SET_PDEATHSIG = 1
 PR_SET_NO_NEW_PRIVS = 38
@@ -295,7 +296,7 @@ def _prepare(config: dict, fd_in: int, fd_out: int, isolation: dict):
 
     exercise = config["exercise"]
     messages.set_language(config.get("lang", "en"))
-    torch = None
+    torch: Any = None
     if exercise == "lenet":
         import torch
 
@@ -329,9 +330,13 @@ def _prepare(config: dict, fd_in: int, fd_out: int, isolation: dict):
         raise RuntimeError("torch was imported in a numpy worker")
     isolation["imports_blocked"] = sorted(guard.blocked)
     output = int(config["limits"]["output"]) // 2
-    runtime.stdout = sys.stdout = sys.__stdout__ = CappedWriter(output, "<stdout>")
-    runtime.stderr = sys.stderr = sys.__stderr__ = CappedWriter(output, "<stderr>")
-    sys.stdin = sys.__stdin__ = open(os.devnull, encoding="utf-8")  # noqa: SIM115
+    # also the __std*__ originals, which a student could otherwise write to unbounded
+    runtime.stdout = CappedWriter(output, "<stdout>")
+    runtime.stderr = CappedWriter(output, "<stderr>")
+    for name, stream in (("stdout", runtime.stdout), ("stderr", runtime.stderr),
+                         ("stdin", open(os.devnull, encoding="utf-8"))):  # noqa: SIM115
+        setattr(sys, name, stream)
+        setattr(sys, f"__{name}__", stream)
     channel.send({"op": "ready", "pid": os.getpid(), "isolation": isolation,
                   "python": sys.version.split()[0]})
     return runtime
