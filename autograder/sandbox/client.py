@@ -40,16 +40,18 @@ from autograder.sandbox import confine, protocol
 from autograder.sandbox.errors import (
     SandboxError,
     StaleRef,
-    SubmissionTimeUp,
     WorkerDied,
     WorkerSetupError,
     WorkerTimeout,
     call_context,
     check_warnings,
+    death_error,
+    malformed,
     reemit,
     student_exception,
+    timeout_error,
 )
-from autograder.sandbox.limits import WORKER_UID_BASE, human_seconds, human_size
+from autograder.sandbox.limits import WORKER_UID_BASE
 
 THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
                "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")
@@ -282,17 +284,17 @@ class Worker:
                 raise EOFError
         except (EOFError, OSError):
             if self.expired:
-                error = self._timeout_error(what, kind)
+                error = timeout_error(what, kind, impl.limits)
                 impl.hung[(self.exercise, what)] = str(error)
             else:
-                error = self._death_error(what)
+                error = death_error(what, self._exit_status(), impl.limits.memory)
             self._fail(error)
         except protocol.ProtocolError as exc:
             if self.expired:  # killed by the watchdog in the middle of a message
-                error = self._timeout_error(what, kind)
+                error = timeout_error(what, kind, impl.limits)
                 impl.hung[(self.exercise, what)] = str(error)
                 self._fail(error)
-            self._fail(self._malformed(what, exc))
+            self._fail(malformed(what, exc))
         except BaseException as exc:
             # the grader's own time limit (SIGALRM), an interrupt: the worker is mid-call
             from autograder.grading.plugin import GraderTimeout
@@ -318,7 +320,7 @@ class Worker:
             failure = student_exception(reply.get("exc"), impl.root, impl.limits.memory) \
                 if reply["op"] == "err" else None
         except protocol.ProtocolError as exc:
-            self._fail(self._malformed(what, exc))
+            self._fail(malformed(what, exc))
         reemit(warned, impl.root)
         if failure is not None:
             raise failure
@@ -327,49 +329,6 @@ class Worker:
     def _fail(self, error: SandboxError):
         self.kill()
         raise error from None
-
-    def _malformed(self, what: str, exc: Exception) -> SandboxError:
-        return WorkerDied(tr(
-            f"the isolated worker sent malformed data while running {what} ({exc}): it was stopped",
-            f"tiến trình cách ly gửi dữ liệu sai định dạng khi chạy {what} ({exc}): nó đã bị dừng"))
-
-    def _timeout_error(self, what: str, kind: str) -> SandboxError:
-        limits = self.impl.limits
-        if kind == "submission":
-            return SubmissionTimeUp(tr(
-                f"your code was stopped while running {what}: the submission used up its time "
-                f"budget of {human_seconds(limits.submission_timeout)}",
-                f"code của bạn đã bị dừng khi chạy {what}: bài nộp đã dùng hết "
-                f"{human_seconds(limits.submission_timeout)} thời gian cho phép"))
-        return WorkerTimeout(tr(
-            f"your code was stopped after {human_seconds(limits.call_timeout)} while running "
-            f"{what}: endless loop?",
-            f"code của bạn đã bị dừng sau {human_seconds(limits.call_timeout)} khi chạy {what}: "
-            "vòng lặp vô hạn?"))
-
-    def _death_error(self, what: str) -> SandboxError:
-        status = self._exit_status()
-        memory = human_size(self.impl.limits.memory)
-        if status is None:
-            return WorkerDied(tr(f"the process stopped while running {what}",
-                                 f"tiến trình đã dừng khi chạy {what}"))
-        kind, number = status
-        if kind == "exit":
-            return WorkerDied(tr(f"the process exited (os._exit({number})) while running {what}",
-                                 f"tiến trình đã thoát (os._exit({number})) khi chạy {what}"))
-        try:
-            name = signal.Signals(number).name
-        except ValueError:
-            name = f"signal {number}"
-        if number == signal.SIGXFSZ:
-            return WorkerDied(tr(f"the process wrote a file larger than the limit while running {what}",
-                                 f"tiến trình đã ghi một tệp lớn hơn giới hạn khi chạy {what}"))
-        memory_hint = number in (signal.SIGKILL, signal.SIGABRT)
-        return WorkerDied(tr(
-            f"the process was killed ({name}) while running {what}"
-            + (f": out of memory? (limit {memory})" if memory_hint else ""),
-            f"tiến trình bị dừng ({name}) khi chạy {what}"
-            + (f": hết bộ nhớ? (giới hạn {memory})" if memory_hint else "")))
 
     def _exit_status(self) -> tuple[str, int] | None:
         """('exit', code) or ('signal', number) of the worker, once it is gone."""

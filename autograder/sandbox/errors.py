@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import builtins
 import re
+import signal
 import sys
 import warnings
 from pathlib import Path
 
 from autograder.grading.loader import NotImplementedYet, SubmissionError
 from autograder.grading.messages import tr
-from autograder.sandbox.limits import human_size
+from autograder.sandbox.limits import SandboxLimits, human_seconds, human_size
 from autograder.sandbox.npy import ProtocolError
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
@@ -73,6 +74,51 @@ class StudentError(Exception):
 _STUDENT_CLASSES: dict[tuple[str, str], type] = {}
 _BUILTIN_EXCEPTIONS = {name: value for name, value in vars(builtins).items()
                        if isinstance(value, type) and issubclass(value, BaseException)}
+
+
+def malformed(what: str, exc: Exception) -> SandboxError:
+    """The worker broke the protocol."""
+    return WorkerDied(tr(
+        f"the isolated worker sent malformed data while running {what} ({exc}): it was stopped",
+        f"tiến trình cách ly gửi dữ liệu sai định dạng khi chạy {what} ({exc}): nó đã bị dừng"))
+
+def timeout_error(what: str, kind: str, limits: SandboxLimits) -> SandboxError:
+    """A call stopped at its deadline (``kind``: "call" or "submission", the limit that set it)."""
+    if kind == "submission":
+        return SubmissionTimeUp(tr(
+            f"your code was stopped while running {what}: the submission used up its time "
+            f"budget of {human_seconds(limits.submission_timeout)}",
+            f"code của bạn đã bị dừng khi chạy {what}: bài nộp đã dùng hết "
+            f"{human_seconds(limits.submission_timeout)} thời gian cho phép"))
+    return WorkerTimeout(tr(
+        f"your code was stopped after {human_seconds(limits.call_timeout)} while running "
+        f"{what}: endless loop?",
+        f"code của bạn đã bị dừng sau {human_seconds(limits.call_timeout)} khi chạy {what}: "
+        "vòng lặp vô hạn?"))
+
+def death_error(what: str, status: tuple[str, int] | None, memory_limit: int) -> SandboxError:
+    """The worker died (``status``: ('exit', code) or ('signal', number), or None)."""
+    memory = human_size(memory_limit)
+    if status is None:
+        return WorkerDied(tr(f"the process stopped while running {what}",
+                             f"tiến trình đã dừng khi chạy {what}"))
+    kind, number = status
+    if kind == "exit":
+        return WorkerDied(tr(f"the process exited (os._exit({number})) while running {what}",
+                             f"tiến trình đã thoát (os._exit({number})) khi chạy {what}"))
+    try:
+        name = signal.Signals(number).name
+    except ValueError:
+        name = f"signal {number}"
+    if number == signal.SIGXFSZ:
+        return WorkerDied(tr(f"the process wrote a file larger than the limit while running {what}",
+                             f"tiến trình đã ghi một tệp lớn hơn giới hạn khi chạy {what}"))
+    memory_hint = number in (signal.SIGKILL, signal.SIGABRT)
+    return WorkerDied(tr(
+        f"the process was killed ({name}) while running {what}"
+        + (f": out of memory? (limit {memory})" if memory_hint else ""),
+        f"tiến trình bị dừng ({name}) khi chạy {what}"
+        + (f": hết bộ nhớ? (giới hạn {memory})" if memory_hint else "")))
 
 
 def student_error_class(type_name: str, bases: list[str]) -> type:
