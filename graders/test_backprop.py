@@ -1,6 +1,8 @@
 """Grader of exercise 1, ``backprop``: layers, losses and a two-layer net by hand.
 
-What is graded (32 points, of which 2 in hidden tests that are not described here and are
+Contract: docs/contract.md, section 1 (its clauses and the tests that check them).
+
+What is graded (34 points, of which 3 in hidden tests that are not described here and are
 left out of the student release):
 
     affine_forward 1, affine_backward 3
@@ -10,7 +12,7 @@ left out of the student release):
     softmax_cross_entropy: loss 2, gradient 3, scores up to +-1e4 2,
         correct class far below the maximum 1
     mse_loss: loss 1, gradient 1
-    two_layer_net: loss 1 + 1 (reg == 0 and reg > 0), gradients 2 + 2
+    two_layer_net: loss 1 + 1 (reg == 0 and reg > 0), gradients 2 + 2, the default reg=0.0 1
 
 Every gradient is compared with the graders' own centred differences of the exact
 (float64) function, never with anything the student computed. Inputs have
@@ -40,7 +42,7 @@ from autograder.grading.checks import (
 )
 from autograder.grading.messages import tr
 from autograder.grading.numgrad import numerical_gradient, numerical_gradient_array
-from autograder.grading.plugin import student_location
+from autograder.grading.plugin import student_location, student_message
 
 # --- tolerances -----------------------------------------------------------------------
 # Expected values are float64. Centred differences of these smooth, O(1) functions with
@@ -63,6 +65,11 @@ SOFTMAX_SHAPES = [(5, 3), (8, 6), (3, 10)]
 # (N, D, H, C) for the two-layer net.
 NET_SHAPES = [(6, 5, 7, 4), (9, 3, 5, 6)]
 LARGE_SCORE = 1e4  # the spec: softmax cross-entropy is finite for scores up to +-1e4
+# Scores near +-1e4: a correct float32 solution may round an intermediate of that size, such
+# as logsumexp = m + log(sum(exp(s - m))), to float32's spacing there, 2**-10 (~9.8e-4); the
+# loss (O(1)) and the probabilities are then off by up to half of it, ~4.9e-4 absolute. The
+# mistakes these scores catch (no shift: inf or nan; a wrong shift) are off by O(1) or more.
+LARGE_SCORE_ATOL = 2.0 ** -10
 
 
 @pytest.fixture
@@ -108,10 +115,10 @@ def make_net(rng, n, d, h, c, label_dtype=np.int64):
     raise RuntimeError("could not draw a network away from the ReLU kinks")  # pragma: no cover
 
 
-def check_loss(actual, expected, name, mistakes=()):
+def check_loss(actual, expected, name, mistakes=(), atol=ATOL):
     """Like check_close for one number: expected vs got, and the matching mistake if any."""
     value = to_float(actual, name)
-    if abs(value - expected) <= ATOL + RTOL * abs(expected):
+    if abs(value - expected) <= atol + RTOL * abs(expected):
         return
     if not np.isfinite(value):
         fail(tr(f"{name} is {value} but should be {expected:.6g}: look for overflow in exp or "
@@ -120,7 +127,7 @@ def check_loss(actual, expected, name, mistakes=()):
     hint = next((m.message for m in mistakes
                  if abs(value - float(m.value)) <= ATOL + RTOL * abs(float(m.value))), "")
     fail(tr(f"{name} is wrong: expected {expected:.6g} but got {value:.6g} (relative error "
-            f"{relative_error(value, expected):.3g}; tolerance rtol={RTOL:g}, atol={ATOL:g}). "
+            f"{relative_error(value, expected):.3g}; tolerance rtol={RTOL:g}, atol={atol:g}). "
             f"{hint}",
             f"{name} sai: cần {expected:.6g} nhưng nhận được {value:.6g} (sai số tương đối "
             f"{relative_error(value, expected):.3g}; dung sai rtol={RTOL:g}, atol={ATOL:g}). {hint}"
@@ -271,6 +278,63 @@ def test_relu_backward_at_zero(bp):
             "Tại đúng x == 0, gradient (đạo hàm dưới) của ReLU phải bằng 0: hãy dùng mặt nạ "
             "x > 0, không phải x >= 0.")),
     ])
+
+
+# Shapes with size-1 and empty axes: the contract's "any shape" for ReLU (ndim >= 1; the
+# random tests above cover the ordinary shapes).
+RELU_ODD_SHAPES = [(1,), (1, 1), (5, 1), (1, 3, 1), (0,), (2, 0, 3)]
+
+
+def relu_on_odd_shape(bp, shape, fn_name, *args):
+    """bp.<fn_name>(*args) on an array of ``shape``, with the shape named in the message when the
+    student's code raises on it."""
+    try:
+        return getattr(bp, fn_name)(*args)
+    except (IndexError, ValueError, TypeError) as exc:  # what a shape problem raises
+        sentence = student_message(exc, bp.owns)
+        if sentence is None:
+            raise
+        fail(f"{sentence} " + tr(
+            f"Here x has shape {shape}: ReLU is element-wise, so it must work on arrays of any "
+            "shape, size-1 and empty axes included.",
+            f"Ở đây x có kích thước {shape}: ReLU tính theo từng phần tử nên phải chạy được với mảng "
+            "mọi kích thước, kể cả trục kích thước 1 và trục rỗng."))
+
+
+def check_keeps_shape(value, shape, name):
+    """Fail unless ``value`` is an array of exactly ``shape`` (the shape of x)."""
+    array = to_array(value, name)
+    if array.shape != tuple(shape):
+        fail(tr(f"{name} has shape {array.shape} for an x of shape {shape}: ReLU is element-wise, "
+                "so its output and gradient keep the shape of x, size-1 and empty axes included "
+                "(no squeeze, ravel or reshape).",
+                f"{name} có kích thước {array.shape} với x kích thước {shape}: ReLU tính theo từng "
+                "phần tử nên đầu ra và gradient giữ nguyên kích thước của x, kể cả trục kích thước 1 "
+                "và trục rỗng (không squeeze, ravel hay reshape)."))
+    return array
+
+
+@pytest.mark.hidden
+@pytest.mark.points(1)
+def test_relu_any_shape(bp, rng):
+    """ReLU on shapes with size-1 and empty axes, forward with exact zeros in x (max(0, 0) = 0);
+    the backward input stays away from 0, whose subgradient test_relu_backward_at_zero grades."""
+    for shape in RELU_ODD_SHAPES:
+        x, dout = away_from_zero(rng, shape), rng.standard_normal(shape)
+        with_zeros = np.where(rng.random(shape) < 0.5, 0.0, x)
+        inputs = Inputs(x=x, with_zeros=with_zeros, dout=dout)
+        out, _ = unpack(relu_on_odd_shape(bp, shape, "relu_forward", with_zeros), ("out", "cache"),
+                        "relu_forward")
+        out = check_keeps_shape(out, shape, "relu_forward out")
+        check_close(out, np.maximum(with_zeros, 0.0), f"relu_forward out (x of shape {shape})",
+                    rtol=RTOL, atol=ATOL, what="x")
+        _, cache = unpack(relu_on_odd_shape(bp, shape, "relu_forward", x), ("out", "cache"),
+                          "relu_forward")
+        dx = relu_on_odd_shape(bp, shape, "relu_backward", dout, cache)
+        inputs.check_unchanged("relu_forward/relu_backward")
+        dx = check_keeps_shape(dx, shape, "relu_backward dx")
+        check_close(dx, dout * (x > 0), f"relu_backward dx (x of shape {shape})", rtol=RTOL,
+                    atol=ATOL, what="x")
 
 
 # --- sigmoid and tanh -----------------------------------------------------------------
@@ -460,11 +524,11 @@ def test_softmax_cross_entropy_large_scores(bp, rng):
         if not np.isfinite(loss):
             fail(tr(f"loss is {loss} for scores around +-1e4. {SOFTMAX_HINT_EN}",
                     f"loss bằng {loss} với điểm số cỡ +-1e4. {SOFTMAX_HINT_VI}"))
-        check_loss(loss, ref_ce(scores, y), "loss for scores around +-1e4")
+        check_loss(loss, ref_ce(scores, y), "loss for scores around +-1e4", atol=LARGE_SCORE_ATOL)
         expected = np.exp(ref_log_softmax(scores))
         expected[np.arange(n), y] -= 1.0
         check_close(dscores, expected / n, "dscores for scores around +-1e4", rtol=RTOL,
-                    atol=ATOL, what="scores")
+                    atol=LARGE_SCORE_ATOL, what="scores")
 
 
 @pytest.mark.points(1)
@@ -648,3 +712,45 @@ def test_two_layer_net_gradients(bp, rng, reg):
                     f"Đã cộng reg * {key}: bias không bị điều chuẩn."))]
             check_net(check_close, grads[key], expected, f"grads['{key}'] (reg={reg:g})", rtol=RTOL,
                       atol=ATOL, what=key, mistakes=mistakes)
+
+
+@pytest.mark.points(1)
+def test_two_layer_net_default_reg(bp, rng):
+    """two_layer_net(params, X, y) is two_layer_net(params, X, y, reg=0.0): the student's own two
+    results are compared, so a mistake elsewhere in the net costs nothing here."""
+    n, d, h, c = NET_SHAPES[0]
+    params, X, y = make_net(rng, n, d, h, c)
+    inputs = Inputs(X=X, y=y, **params)
+    signature = "two_layer_net(params, X, y, reg=0.0)"
+    try:
+        default = bp.two_layer_net(params, X, y)
+    except TypeError as exc:
+        if "argument" not in str(exc):
+            raise
+        fail(tr(f"two_layer_net(params, X, y) raised TypeError ({exc}): the contract's signature is "
+                f"{signature}, so reg may be left out and then means no regularisation.",
+                f"two_layer_net(params, X, y) gây lỗi TypeError ({exc}): chữ ký trong đặc tả là "
+                f"{signature}, nên có thể bỏ qua reg và khi đó không có điều chuẩn."))
+    loss, grads = unpack(default, ("loss", "grads"), "two_layer_net")
+    inputs.check_unchanged("two_layer_net")
+    loss0, grads0 = unpack(bp.two_layer_net(params, X, y, 0.0), ("loss", "grads"), "two_layer_net")
+    loss, loss0 = to_float(loss, "loss"), to_float(loss0, "loss (reg=0)")
+    same = abs(loss - loss0) <= ATOL + RTOL * abs(loss0)
+    if same and isinstance(grads, dict) and isinstance(grads0, dict):
+        for key in params:
+            if key in grads and key in grads0:
+                a, e = to_array(grads[key], f"grads['{key}']"), to_array(grads0[key], f"grads['{key}']")
+                same = same and a.shape == e.shape and bool(np.allclose(a, e, rtol=RTOL, atol=ATOL))
+    if same:
+        return
+    implied = (loss - loss0) / (0.5 * (np.sum(params["W1"] ** 2) + np.sum(params["W2"] ** 2)))
+    fail(tr(f"two_layer_net(params, X, y) without reg gave the loss {loss:.6g} and "
+            f"two_layer_net(params, X, y, 0.0) {loss0:.6g}"
+            + (f" (the term of reg={implied:.3g})" if loss != loss0 else ", but other gradients")
+            + f": the default must be reg=0.0, no regularisation, as in the contract's signature "
+            f"{signature}.",
+            f"two_layer_net(params, X, y) khi không truyền reg cho giá trị mất mát {loss:.6g} còn "
+            f"two_layer_net(params, X, y, 0.0) cho {loss0:.6g}"
+            + (f" (đúng số hạng của reg={implied:.3g})" if loss != loss0 else ", nhưng gradient khác")
+            + f": giá trị mặc định phải là reg=0.0, không điều chuẩn, như trong chữ ký của đặc tả "
+            f"{signature}."))

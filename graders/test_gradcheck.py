@@ -1,19 +1,23 @@
 """Grader of exercise 2, ``gradcheck``: gradient checking with centred differences.
 
-What is graded (38 points, of which 4 in hidden tests that are not described here):
+Contract: docs/contract.md, section 2 (its clauses and the tests that check them).
 
-- ``numerical_gradient`` (13 + hidden): known analytic gradients on shapes (1,), 1-D, 2-D
+What is graded (42 points, of which 4 in hidden tests that are not described here):
+
+- ``numerical_gradient`` (14 + hidden): known analytic gradients on shapes (1,), 1-D, 2-D
   non-square and 3-D (6); centred, not one-sided differences (3); the step ``h`` is the
-  one given (1); ``x`` restored bit for bit and ``f`` always called with arrays
-  shaped like ``x`` (3).
-- ``numerical_gradient_array`` (4 + hidden): known Jacobian-vector products (3); ``x`` restored (1).
+  one given (1), and 1e-5 when none is (1); ``x`` restored bit for bit and ``f`` always
+  called with arrays shaped like ``x`` (3).
+- ``numerical_gradient_array`` (5 + hidden): known Jacobian-vector products (3); the step
+  ``h`` given, and 1e-5 by default (1); ``x`` restored (1).
 - ``relative_error`` (5): a hand-computed value, symmetric (2); all-zero arrays give 0.0
   without nan or warning (2); the ``eps`` floor (1).
-- ``gradient_check`` (12): below 1e-7 for correct gradients (2), above 1e-2 for wrong ones
+- ``gradient_check`` (14): below 1e-7 for correct gradients (2), above 1e-2 for wrong ones
   (2); gradients that are 0: 0.0, not nan, where both are 0, and the eps floor where only
   the analytic one is (1); the largest error over the coordinates checked, not the mean
   (2); same seed, same result, and the seed matters (2); 2 * num_checks calls to f, not a
-  full gradient (2); ``x`` restored bit for bit and ``analytic_grad`` unchanged (1).
+  full gradient (2); ``x`` restored bit for bit and ``analytic_grad`` unchanged (1); the
+  step ``h`` given, and 1e-5 by default (1); the defaults ``num_checks=10`` and ``seed=0`` (1).
 
 Every f handed to the student checks that it receives arrays shaped like x. Perturbing x
 in place or passing f perturbed copies are both correct; the coordinates gradient_check
@@ -313,6 +317,76 @@ def test_numerical_gradient_uses_h(gc, rng):
                        "Đây là kết quả với h=1e-5: hãy dùng đúng tham số h được truyền vào."))])
 
 
+# The step a centred difference used, read off its result. For f = sum(exp(A z)) the centred
+# difference at x is exactly exp(A x) sinh(A h) / h = f'(x) r(h), r(h) = sinh(A h) / (A h)
+# = 1 + (A h)²/6 + ..., the same factor at every coordinate. With A = 30, h = 1e-5 and
+# |x| <= STEP_X, r - 1 = 1.5e-8, while float64 rounding (eps |f| / (h |f'|) ~ 1e-12) and the
+# rounding of x + h itself (eps |x| / h ~ 1e-12) are 10^4 times smaller. A result within
+# STEP_FRACTION = 10% of r - 1 means a step within ~5% of h (r - 1 grows as h²): h = 1e-6
+# (r - 1 = 1.5e-10) and h = 1e-4 (1.5e-6) are far outside, float32 arithmetic far more so.
+STEP_A = 30.0
+STEP_X = 0.05
+STEP_FRACTION = 0.1
+STEP_ATOL = 1e-12  # absolute part: 10% of r - 1 is >= 5e-9 on these derivatives (>= 3.3)
+
+
+def step_factor(h):
+    """r(h) = sinh(A h) / (A h): the centred difference of exp(A z) over its derivative."""
+    return float(np.sinh(STEP_A * h) / (STEP_A * h))
+
+
+def step_used(ratio):
+    """The step h with step_factor(h) == ratio at every coordinate (within 20%), or None."""
+    ratio = np.asarray(ratio, dtype=np.float64).ravel()
+    if ratio.size == 0 or not np.all(np.isfinite(ratio)) or not np.all(ratio > 1.0):
+        return None
+    steps = np.sqrt(6.0 * (ratio - 1.0)) / STEP_A
+    return float(np.median(steps)) if steps.max() <= 1.2 * steps.min() else None
+
+
+def check_step(grad, derivative, h, name, mistakes, hint):
+    """grad must be the centred difference of step h of exp(A z) (weighted by dout), whose
+    derivative is ``derivative``; else the step the student used, a known mistake, or ``hint``."""
+    a = to_array(grad, name)
+    expected = derivative * step_factor(h)
+    tolerance = STEP_FRACTION * (step_factor(h) - 1.0)
+    if a.shape == expected.shape and np.allclose(a, expected, rtol=tolerance, atol=STEP_ATOL):
+        return
+    if a.shape == expected.shape and not any(
+            np.allclose(a, m.value, rtol=GRAD_RTOL, atol=GRAD_ATOL) for m in mistakes):
+        with np.errstate(all="ignore"):
+            used = step_used(a / derivative)
+        if used is not None:
+            fail(tr(f"{name}: the values are those of a centred difference with a step of about "
+                    f"{used:.2g}, not h={h:g}. {hint[0]}",
+                    f"{name}: các giá trị là của sai phân trung tâm với bước khoảng {used:.2g}, "
+                    f"không phải h={h:g}. {hint[1]}"))
+    check_gradient(a, expected, name, mistakes)  # names a known mistake, if any
+    fail(tr(f"{name} is off by more than {tolerance:.2g} (relative) from the centred difference "
+            f"with h={h:g}. {hint[0]}",
+            f"{name} lệch hơn {tolerance:.2g} (tương đối) so với sai phân trung tâm với h={h:g}. "
+            f"{hint[1]}"))
+
+
+DEFAULT_H_HINT = (
+    ("The default step must be h=1e-5, as in numerical_gradient(f, x, h=1e-5): it balances the "
+     "truncation error h²·f'''/6 against the rounding error eps·|f|/h."),
+    ("Bước mặc định phải là h=1e-5, như trong numerical_gradient(f, x, h=1e-5): nó cân bằng sai số "
+     "cắt cụt h²·f'''/6 với sai số làm tròn eps·|f|/h."))
+
+
+@pytest.mark.points(1)
+def test_numerical_gradient_default_h(gc, rng):
+    """numerical_gradient(f, x) without h: the step shows in the result (see STEP_A)."""
+    x = rng.uniform(-STEP_X, STEP_X, (2, 3))
+    f = TestFunction(f"np.sum(np.exp({STEP_A!r} * z))", shape=x.shape)
+    grad = call(gc, "numerical_gradient", f, x)
+    derivative = STEP_A * np.exp(STEP_A * x)
+    check_step(grad, derivative, H, tr("numerical_gradient(f, x) for sum(exp(30x)), without h",
+                                       "numerical_gradient(f, x) với sum(exp(30x)), không truyền h"),
+               gradient_mistakes(f, x, derivative * step_factor(H)), DEFAULT_H_HINT)
+
+
 @pytest.mark.points(3)
 def test_numerical_gradient_restores_x(gc, rng):
     for shape in [(9,), (4, 6)]:
@@ -415,6 +489,26 @@ def test_numerical_gradient_array_restores_x(gc, rng):
     if not np.array_equal(dout, dout_copy):
         fail(tr("numerical_gradient_array modified dout: it must not change its inputs.",
                 "numerical_gradient_array đã sửa dout: hàm không được thay đổi đầu vào."))
+
+
+@pytest.mark.points(1)
+def test_numerical_gradient_array_uses_h(gc, rng):
+    """f(x) = exp(30x) element-wise: the centred difference shows its step (see STEP_A), with
+    h=1e-3 given and without h (the default 1e-5)."""
+    x = rng.uniform(-STEP_X, STEP_X, (3, 4))
+    dout = rng.uniform(0.5, 1.5, x.shape) * rng.choice([-1.0, 1.0], x.shape)
+    f = TestFunction(f"np.exp({STEP_A!r} * z)", shape=x.shape)
+    derivative = dout * STEP_A * np.exp(STEP_A * x)
+    for kwargs, h in (({"h": 1e-3}, 1e-3), ({}, H)):
+        grad = call(gc, "numerical_gradient_array", f, x, dout, **kwargs)
+        given = "h=1e-3" if kwargs else tr("without h", "không truyền h")
+        hint = (("Use the h argument you were given.", "Hãy dùng đúng tham số h được truyền vào.")
+                if kwargs else
+                ("The default step must be h=1e-5, as in numerical_gradient_array(f, x, dout, h=1e-5).",
+                 "Bước mặc định phải là h=1e-5, như trong numerical_gradient_array(f, x, dout, h=1e-5)."))
+        check_step(grad, derivative, h, tr(f"numerical_gradient_array for f(x) = exp(30x), {given}",
+                                           f"numerical_gradient_array với f(x) = exp(30x), {given}"),
+                   array_mistakes(f, x, dout, derivative * step_factor(h)), hint)
 
 
 @pytest.mark.hidden
@@ -850,3 +944,71 @@ def test_gradient_check_restores_x(gc, rng):
     if not np.array_equal(analytic, analytic_copy):
         fail(tr("gradient_check modified analytic_grad: it must not change its inputs.",
                 "gradient_check đã sửa analytic_grad: hàm không được thay đổi đầu vào."))
+
+
+@pytest.mark.points(1)
+def test_gradient_check_uses_h(gc, rng):
+    """sum(exp(30x)) with its exact gradient: at every coordinate the centred difference of step
+    h is r(h) times the derivative (see STEP_A), so the relative error is (r - 1) / (r + 1)
+    ~ (30h)²/12 wherever gradient_check looks: 7.5e-7 for h=1e-4, 7.5e-9 for the default 1e-5.
+    A value within STEP_FRACTION of it means a step within ~5% of h; rounding is ~1e-12."""
+    x = rng.uniform(-STEP_X, STEP_X, (4, 5))
+    f = TestFunction(f"np.sum(np.exp({STEP_A!r} * z))", shape=x.shape)
+    analytic = STEP_A * np.exp(STEP_A * x)
+    for kwargs, h in (({"h": 1e-4}, 1e-4), ({}, H)):
+        value, _ = run_check(gc, f, x, analytic, **kwargs)
+        r = step_factor(h)
+        expected = (r - 1.0) / (r + 1.0)
+        if abs(value - expected) <= STEP_FRACTION * expected:
+            continue
+        used = np.sqrt(12.0 * value) / STEP_A if value > 0 else 0.0
+        call_en = "gradient_check(f, x, analytic_grad, h=1e-4)" if kwargs else \
+            "gradient_check(f, x, analytic_grad) without h"
+        call_vi = "gradient_check(f, x, analytic_grad, h=1e-4)" if kwargs else \
+            "gradient_check(f, x, analytic_grad) khi không truyền h"
+        rule_en = "use the h argument you were given" if kwargs else \
+            "the default step must be h=1e-5, as in the contract's signature"
+        rule_vi = "hãy dùng đúng tham số h được truyền vào" if kwargs else \
+            "bước mặc định phải là h=1e-5, như trong chữ ký của đặc tả"
+        fail(tr(f"{call_en} returned {value:.3g} for sum(exp(30x)) and its exact gradient, where the "
+                f"centred difference with step h={h:g} gives {expected:.3g} at every coordinate "
+                f"(about (30h)²/12); {value:.3g} is what a step of about {used:.2g} gives: {rule_en}.",
+                f"{call_vi} trả về {value:.3g} với sum(exp(30x)) và gradient chính xác của nó, trong "
+                f"khi sai phân trung tâm với bước h={h:g} cho {expected:.3g} tại mọi tọa độ (khoảng "
+                f"(30h)²/12); {value:.3g} là kết quả của bước khoảng {used:.2g}: {rule_vi}."))
+
+
+DEFAULT_NUM_CHECKS = 10  # the contract: gradient_check(f, x, analytic_grad, num_checks=10, h=1e-5, seed=0)
+
+
+@pytest.mark.points(1)
+def test_gradient_check_defaults(gc, rng):
+    """Without num_checks, 2 * 10 calls to f (as in test_gradient_check_num_checks); without
+    seed, the result of seed=0. x has 400 coordinates with a different relative error at every
+    one, so with num_checks=1 another seed (or none) gives the same result by chance with a
+    probability of about 1/400."""
+    x = signed_uniform(rng, (20, 20))
+    f = TestFunction("np.sum(z ** 3)", shape=x.shape)
+    analytic = 3 * x ** 2 * (1 + rng.uniform(0.05, 2.0, x.shape))
+    _, calls = run_check(gc, f, x, analytic)
+    low, high = 2 * (DEFAULT_NUM_CHECKS - 1), 2 * DEFAULT_NUM_CHECKS + EXTRA_CALLS
+    if not low <= calls <= high:
+        fail(tr(f"gradient_check(f, x, analytic_grad) without num_checks called f {calls} times on an "
+                f"x of {x.size} elements; with the contract's default num_checks=10 it should call it "
+                f"about 2 * 10 = 20 times (two evaluations at each of 10 coordinates).",
+                f"gradient_check(f, x, analytic_grad) khi không truyền num_checks gọi f {calls} lần "
+                f"trên x có {x.size} phần tử; với giá trị mặc định num_checks=10 của đặc tả, hàm phải "
+                "gọi f khoảng 2 * 10 = 20 lần (hai lần tính tại mỗi tọa độ trong 10 tọa độ)."))
+    without = [run_check(gc, f, x, analytic, num_checks=1)[0] for _ in range(2)]
+    seeded = run_check(gc, f, x, analytic, num_checks=1, seed=0)[0]
+    if np.allclose(without, seeded, rtol=1e-12, atol=0):
+        return
+    shown = ", ".join(f"{v:.6g}" for v in without)
+    fail(tr(f"gradient_check(f, x, analytic_grad, num_checks=1) without seed gave {shown} in two calls "
+            f"and {seeded:.6g} with seed=0: the default must be seed=0, as in the contract's "
+            "signature, so that a call without seed checks the coordinates of seed 0 every time "
+            "(np.random.default_rng(seed), not default_rng() or another number).",
+            f"gradient_check(f, x, analytic_grad, num_checks=1) khi không truyền seed cho {shown} "
+            f"trong hai lần gọi và {seeded:.6g} với seed=0: giá trị mặc định phải là seed=0 như trong "
+            "chữ ký của đặc tả, để mỗi lần gọi không có seed đều kiểm tra các tọa độ của seed 0 "
+            "(np.random.default_rng(seed), không phải default_rng() hay một số khác)."))

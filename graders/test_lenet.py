@@ -1,5 +1,7 @@
 """Grader of exercise 5, ``lenet``: LeNet-5 and its training loop in PyTorch.
 
+Contract: docs/contract.md, section 5 (its clauses and the tests that check them).
+
 What is graded (points; 33 without MNIST, 37 with it; 2 of them in hidden tests that are
 not described here):
 

@@ -1,6 +1,8 @@
 """Grader of exercise 3, ``optimizers``: SGD (momentum, Nesterov, weight decay), RMSprop,
 Adam and AdamW, step by step against ``torch.optim``.
 
+Contract: docs/contract.md, section 3 (its clauses and the tests that check them).
+
 What is graded (33 points, of which 6 in hidden tests that are not described here and are
 left out of the student release):
 

@@ -200,7 +200,7 @@ def test_source_notebook_validates(pipeline):
 def test_each_student_gets_the_exact_score(pipeline):
     grades = _grades(pipeline["course"])
     expected = pipeline["expected"]
-    max_score = 32.0
+    max_score = 34.0
     assert expected["ref"] == max_score
     assert 0 < expected["10001"] < max_score and 0 < expected["10004"] < max_score
     assert grades == expected, pipeline["autograde"].stdout

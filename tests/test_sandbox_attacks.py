@@ -53,7 +53,7 @@ pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"),
 HOSTILE = Path(__file__).with_name("hostile")
 MARKER = "# ---- BASE ----"
 REFERENCE = (SOLUTIONS / "backprop.py").read_text(encoding="utf-8")
-FULL = 32.0
+FULL = 34.0
 LAYERS = ("bwrap", "landlock")  # the batch is graded once under each, forced
 WAS_HERE = "dlkit-attack-was-here"  # the file write_into_kit tries to create everywhere
 MARKER_PATHS = [Path(d, WAS_HERE) for d in ("/tmp", "/var/tmp", "/dev/shm", "/root",
@@ -72,7 +72,7 @@ class Case:
     make: str  # copy | canary | twin | hostile (tests/hostile/<student>.py + the reference) |
     #            symlink:T | hardlink:T (T relative to the kit) | linked-folder | linked-subfolder
     #            | many-files
-    expect: str  # full (32) | zero | partial (0 < score < 32) | twin (twin-raises' outcomes) |
+    expect: str  # full (34) | zero | partial (0 < score < 34) | twin (twin-raises' outcomes) |
     #              ignored (not a student: no results at all)
     status: str = "graded"  # of backprop in results.json
     why: str = ""
@@ -85,7 +85,7 @@ CASES = [
     Case("fork_storm", "hostile", "full", why="50 children and a setsid sleeper; none outlives it"),
     Case("locate_kit", "hostile", "full", why="finds nothing, so it is the reference"),
     Case("read_other_students", "hostile", "full", why="reads nothing: the reference"),
-    Case("write_into_kit", "hostile", "full", why="writes only in its sandbox (zz-last keeps 32)"),
+    Case("write_into_kit", "hostile", "full", why="writes only in its sandbox (zz-last keeps 34)"),
     Case("loopback", "hostile", "full", why="reaches nothing (the listeners see no one)"),
     Case("kill_all", "hostile", "twin", why="kill(-1) reaches no one; affine_forward raises"),
     Case("killpg", "hostile", "twin", why="only the worker dies; the grader and batch go on"),

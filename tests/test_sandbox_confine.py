@@ -133,7 +133,7 @@ def test_autograder_grade_refuses_then_records_unconfined(tmp_path):
     results = json.loads((tmp_path / "out" / "alice" / "results.json").read_text())
     confinement = results["extra_data"]["dlkit"]["exercises"]["backprop"]["confinement"]
     assert confinement["layer"] == "none" and confinement["unconfined"] is True
-    assert results["score"] == 32
+    assert results["score"] == 34
     default = subprocess.run(command[:-2] + ["--force"], cwd=tmp_path, capture_output=True,
                              text=True, timeout=300, check=False)
     assert default.returncode == 0, default.stdout[-3000:]

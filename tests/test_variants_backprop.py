@@ -85,6 +85,12 @@ MISTAKES = [
                 dout[x <= 0] = 0
                 dx = dout
             """), must_fail=["test_relu_backward"]),
+    # size-1 and empty axes (the contract: any shape)
+    mistake("relu_forward_squeezes", ("out = np.maximum(x, 0.0)", "out = np.maximum(x, 0.0).squeeze()"),
+            must_fail=["test_relu_any_shape"]),
+    mistake("relu_forward_vectorize", ("out = np.maximum(x, 0.0)",
+                                       "out = np.vectorize(lambda v: max(v, 0.0))(x)"),
+            must_fail=["test_relu_any_shape"]),
     # --- sigmoid / tanh
     mistake("sigmoid_derivative_from_input", body("sigmoid_forward", """
                 z = np.exp(-np.abs(x))
@@ -190,6 +196,12 @@ MISTAKES = [
             must_fail=["test_two_layer_net_gradients"]),
     mistake("net_missing_grad_key", ('"b1": db1, ', ""),
             must_fail=["test_two_layer_net_gradients"]),
+    mistake("net_default_reg_not_0", ("def two_layer_net(params, X, y, reg=0.0):",
+                                      "def two_layer_net(params, X, y, reg=0.1):"),
+            must_fail=["test_two_layer_net_default_reg"]),
+    mistake("net_reg_required", ("def two_layer_net(params, X, y, reg=0.0):",
+                                 "def two_layer_net(params, X, y, reg):"),
+            must_fail=["test_two_layer_net_default_reg"]),
 ]
 
 ONE_LAYER_FLOAT32 = """

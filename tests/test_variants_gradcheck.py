@@ -365,6 +365,42 @@ MISTAKES = [
             gc_variant(error="abs(num - analytic_grad.flat[ix[0]]) / "
                              "max(1e-8, abs(num) + abs(analytic_grad.flat[ix[0]]))"),
             must_fail=["test_gradient_check_correct_gradient"]),
+    # --- the steps and the defaults of the signatures (docs/contract.md, section 2)
+    *[Variant("gradcheck", name, replace=[(f"def {signature}:", f"def {changed}:")], must_fail=[test])
+      for name, signature, changed, test in [
+          ("ng_default_h_1e-4", "numerical_gradient(f, x, h=1e-5)", "numerical_gradient(f, x, h=1e-4)",
+           "test_numerical_gradient_default_h"),
+          ("ng_default_h_1e-6", "numerical_gradient(f, x, h=1e-5)", "numerical_gradient(f, x, h=1e-6)",
+           "test_numerical_gradient_default_h"),
+          ("nga_default_h_1e-4", "numerical_gradient_array(f, x, dout, h=1e-5)",
+           "numerical_gradient_array(f, x, dout, h=1e-4)", "test_numerical_gradient_array_uses_h"),
+          ("gc_default_h_1e-6", "gradient_check(f, x, analytic_grad, num_checks=10, h=1e-5, seed=0)",
+           "gradient_check(f, x, analytic_grad, num_checks=10, h=1e-6, seed=0)",
+           "test_gradient_check_uses_h"),
+          ("gc_default_num_checks_5", "gradient_check(f, x, analytic_grad, num_checks=10, h=1e-5, seed=0)",
+           "gradient_check(f, x, analytic_grad, num_checks=5, h=1e-5, seed=0)",
+           "test_gradient_check_defaults"),
+          ("gc_default_seed_none", "gradient_check(f, x, analytic_grad, num_checks=10, h=1e-5, seed=0)",
+           "gradient_check(f, x, analytic_grad, num_checks=10, h=1e-5, seed=None)",
+           "test_gradient_check_defaults"),
+          ("gc_default_seed_1", "gradient_check(f, x, analytic_grad, num_checks=10, h=1e-5, seed=0)",
+           "gradient_check(f, x, analytic_grad, num_checks=10, h=1e-5, seed=1)",
+           "test_gradient_check_defaults"),
+      ]],
+    mistake("nga_ignores_h", NGA, """
+        grad = np.zeros(x.shape)
+        for i in np.ndindex(x.shape):
+            old = x[i]
+            x[i] = old + 1e-5
+            pos = np.array(f(x))
+            x[i] = old - 1e-5
+            neg = np.array(f(x))
+            x[i] = old
+            grad[i] = np.sum((pos - neg) * dout) / 2e-5
+        return grad
+    """, must_fail=["test_numerical_gradient_array_uses_h"]),
+    mistake("gc_ignores_h", GC, gc_variant(evaluate=GC_EVAL.replace("h", "1e-5")),
+            must_fail=["test_gradient_check_uses_h"]),
 ]
 
 CORRECT = [
