@@ -44,6 +44,12 @@ from autograder.grading.messages import tr
 from autograder.grading.numgrad import numerical_gradient, numerical_gradient_array
 from autograder.grading.plugin import student_location, student_message
 
+# Time limit of each test (unless it says otherwise): the reference's slowest test takes
+# ~0.02 s here; a correct solution written with Python loops over these small arrays stays
+# under 1 s even on a loaded machine; an endless loop costs 10 s once (later calls of the
+# same function fail at once)
+pytestmark = pytest.mark.time_limit(10)
+
 # --- tolerances -----------------------------------------------------------------------
 # Expected values are float64. Centred differences of these smooth, O(1) functions with
 # step H are accurate to ~1e-9, and a student computing in float32 inside is off by

@@ -42,6 +42,11 @@ from autograder.grading.messages import tr
 from autograder.grading.plugin import student_message
 from autograder.grading.values import TestFunction
 
+# Time limit of each test (unless it says otherwise): the reference's slowest test takes
+# ~0.02 s here (centred differences over at most 24 elements, a few hundred calls of f);
+# loops and a loaded machine stay far under 10 s; an endless loop costs 10 s once
+pytestmark = pytest.mark.time_limit(10)
+
 H = 1e-5  # the contract's default step
 
 # Numerical gradients against analytic ones. On every test function here a correct

@@ -72,6 +72,11 @@ from autograder.grading.plugin import student_location
 from autograder.grading.values import type_name
 from autograder.probes import lenet_probes
 
+# Time limit of each test (unless it says otherwise): the reference's tests take 0.1-2 s
+# here, the first one also starting the worker (importing torch: ~2 s); the two bars train
+# for minutes and have their own limits; an endless loop costs 60 s once
+pytestmark = pytest.mark.time_limit(60)
+
 # The bar on the digits, as the contract states it. Measured on 2 cores, one thread:
 # ~0.6 s per epoch; reference (ReLU, max pooling) 97.2-98.6%, classic (tanh, average
 # pooling) 97.5% on the three seeds.

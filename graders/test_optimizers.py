@@ -34,6 +34,11 @@ from autograder.grading.checks import check_shape, fail, relative_error, to_arra
 from autograder.grading.loader import NotImplementedYet
 from autograder.grading.messages import tr
 
+# Time limit of each test (unless it says otherwise): the reference's steps take ~0.02 s
+# per test; the first test also imports torch for the grader's own reference trajectory
+# (1.4 s here, several seconds on a loaded machine); an endless loop costs 30 s once
+pytestmark = pytest.mark.time_limit(30)
+
 # --- tolerances and settings ----------------------------------------------------------
 # The contract: N steps match torch's float64 trajectory to a relative 1e-9. Correct
 # float64 code in any formulation agrees with torch to ~1e-12 relative after 25 steps.

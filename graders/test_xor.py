@@ -42,6 +42,11 @@ from autograder.grading.checks import (
 from autograder.grading.messages import tr
 from autograder.grading.numgrad import numerical_gradient
 
+# Time limit of each test (unless it says otherwise): the reference's tests take ~0.01 s
+# except the bar (2 s, 10 trainings; it has its own BAR_TIME_LIMIT); an endless loop costs
+# 10 s once
+pytestmark = pytest.mark.time_limit(10)
+
 # Centred differences of a float64 loss of size ~1 with h = 1e-6 are accurate to ~1e-10; correct
 # gradients (~1e-3 .. 1) agree far inside these tolerances, a missing factor or term does not.
 NUMGRAD_H = 1e-6

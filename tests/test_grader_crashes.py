@@ -84,6 +84,23 @@ def test_an_endless_loop_costs_its_time_limit_once(tmp_path):
     assert not orphaned_workers(), "a stopped worker outlived its grader (still looping)"
 
 
+@pytest.mark.parametrize("mode", ["--no-isolate", "--isolate"])
+def test_a_test_time_limit_names_the_function_and_is_paid_once(tmp_path, mode):
+    """The grader's own per-test limit (a numpy grader: seconds, from the reference's time):
+    the hung function is named with the test and the limit, and later tests calling it fail
+    at once, in-process as in the isolated worker."""
+    source = (SOLUTIONS / "backprop.py").read_text(encoding="utf-8") + (
+        "\n\ndef relu_forward(x):\n    while True:\n        pass\n")
+    (tmp_path / "backprop.py").write_text(source, encoding="utf-8")
+    run = run_graders(tmp_path, "graders/test_backprop.py", extra=(mode,))
+    hung = {name: m for name, m in run.messages().items() if m.startswith("relu_forward did not finish")}
+    first = [m for m in hung.values() if "not run again" not in m]
+    assert len(first) == 1 and "within 10 s in test_relu_forward: is there a loop that never ends?" \
+        in first[0], hung
+    assert len(hung) - len(first) >= 2, hung
+    assert run.earned < run.available
+
+
 def orphaned_workers() -> list[str]:
     """Worker processes whose grader is gone (adopted by init): a kill that did not land."""
     found = []

@@ -167,11 +167,18 @@ import pytest
 @pytest.mark.time_limit(1)
 def test_a(impl):
     impl.exercise("xor").loop()
+
+@pytest.mark.points(1)
+def test_b(impl):
+    impl.exercise("xor").loop()
 ''')
     (pytester.mkdir("impl") / "xor.py").write_text("def loop():\n    while True:\n        pass\n")
     result = pytester.runpytest("--impl", "impl")
-    result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*the test ran longer than 1 s: is there an endless loop?*"])
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines([
+        "*loop did not finish within 1 s in test_a: is there a loop that never ends?",
+        "*loop did not finish within 1 s in test_a: is there a loop that never ends? (not run "
+        "again: it did not finish in an earlier test)*"], consecutive=False)
 
 
 def test_vietnamese_messages(graded: pytest.Pytester):

@@ -26,6 +26,29 @@ class GradingFailure(AssertionError):
     """A check failed; the message is meant for the student and shown as it is."""
 
 
+class GraderTimeout(Exception):
+    """The test ran longer than its time limit (an endless loop in the implementation?).
+
+    ``limit`` (seconds) and ``test`` (its name) say which limit; :meth:`about` says it of the
+    student's function that was running, for this test and (:func:`not_run_again`) later ones."""
+
+    def __init__(self, message: str, limit: float = 0, test: str = ""):
+        super().__init__(message)
+        self.limit, self.test = limit, test
+
+    def about(self, function: str) -> str:
+        return tr(f"{function} did not finish within {self.limit:g} s in {self.test}: is there a "
+                  "loop that never ends?",
+                  f"{function} không kết thúc trong {self.limit:g} giây ở {self.test}: có vòng lặp "
+                  "nào không bao giờ dừng không?")
+
+
+def not_run_again(message: str) -> str:
+    """A call that hung once fails at once in every later test, with this message."""
+    return message + tr(" (not run again: it did not finish in an earlier test)",
+                        " (không chạy lại: nó đã không kết thúc ở một bài kiểm tra trước)")
+
+
 def fail(message: str) -> None:
     """Fail the current test with a student-facing message."""
     raise GradingFailure(message)

@@ -30,6 +30,7 @@ import types
 from pathlib import Path
 
 from autograder.grading import values
+from autograder.grading.checks import GraderTimeout, not_run_again
 from autograder.grading.messages import tr
 
 EXERCISES = ("backprop", "gradcheck", "optimizers", "xor", "lenet")
@@ -85,6 +86,8 @@ class LocalCalls:
     :mod:`autograder.grading.values` (data in, data out, refs for the rest), so that a
     grader behaves as it does against the isolated worker."""
 
+    _hung: dict[str, str]
+
     @property
     def exercise_name(self) -> str:
         raise NotImplementedError
@@ -112,7 +115,15 @@ class LocalCalls:
             fn = self._resolve(target)
         args = values.from_data(tuple(args), self._resolve)
         kwargs = values.from_data(dict(kwargs), self._resolve)
-        return values.to_data(fn(*args, **kwargs), self._ref)
+        name = f"probe {target}" if probe else target if isinstance(target, str) else "a call"
+        if name in self._hung:  # an endless loop costs its time limit once
+            raise GraderTimeout(not_run_again(self._hung[name]))
+        try:
+            result = fn(*args, **kwargs)
+        except GraderTimeout as exc:
+            self._hung[name] = exc.about(name)
+            raise GraderTimeout(self._hung[name], exc.limit, exc.test) from None
+        return values.to_data(result, self._ref)
 
     def _ref(self, obj) -> values.Ref:
         return values.Ref(type(obj).__name__, self, obj)
@@ -144,6 +155,7 @@ class ExerciseModule(LocalCalls):
     def __init__(self, name: str, path: Path):
         self._name = name
         self._path = path
+        self._hung: dict[str, str] = {}  # function -> why it was stopped (it hung once)
         self._module: types.ModuleType | None = None
         self._error: BaseException | None = None
 
@@ -298,6 +310,7 @@ class NamespaceExercise(LocalCalls):
     def __init__(self, name: str, namespace: dict):
         self._name = name
         self._namespace = namespace
+        self._hung: dict[str, str] = {}
 
     @property
     def exercise_name(self) -> str:

@@ -47,7 +47,7 @@ from typing import Callable
 import numpy as np
 import pytest
 
-from autograder.grading.checks import GradingFailure
+from autograder.grading.checks import GraderTimeout, GradingFailure
 from autograder.grading.loader import EXERCISES, Implementation, NotImplementedYet, SubmissionError
 from autograder.grading.messages import LANGUAGES, get_language, set_language, tr
 from autograder.sandbox.confine import CHOICES, Layer
@@ -261,10 +261,6 @@ def mnist_dir(pytestconfig: pytest.Config) -> Path | None:
 
 # --- time limit -----------------------------------------------------------------------
 
-class GraderTimeout(Exception):
-    """The test ran longer than its time limit (an endless loop in the implementation?)."""
-
-
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item):
     # Only graded tests (those with points) get a time limit by default.
@@ -275,7 +271,8 @@ def pytest_runtest_call(item: pytest.Item):
 
     def on_alarm(signum, frame):
         raise GraderTimeout(tr(f"the test ran longer than {limit} s: is there an endless loop?",
-                               f"bài kiểm tra chạy quá {limit} giây: có vòng lặp vô hạn không?"))
+                               f"bài kiểm tra chạy quá {limit} giây: có vòng lặp vô hạn không?"),
+                            limit, item.name)
 
     if usable:
         previous = signal.signal(signal.SIGALRM, on_alarm)

@@ -33,6 +33,7 @@ import time
 import weakref
 from pathlib import Path
 
+from autograder.grading.checks import GraderTimeout, not_run_again
 from autograder.grading.loader import EXERCISES
 from autograder.grading.messages import tr
 from autograder.grading.values import Ref, StudentFunction
@@ -265,9 +266,7 @@ class Worker:
         impl = self.impl
         hung = impl.hung.get((self.exercise, what))
         if hung is not None:  # an endless loop costs its time limit once
-            raise WorkerTimeout(hung + tr(" (not run again: it did not finish in an earlier test)",
-                                          " (không chạy lại: nó đã không kết thúc ở một bài "
-                                          "kiểm tra trước)"))
+            raise WorkerTimeout(not_run_again(hung))
         deadline, kind = impl.deadline()
         encoder = protocol.Encoder(sys.modules.get("torch"), refs=self._encode_ref,
                                    exercise=impl.exercise(self.exercise))
@@ -297,11 +296,10 @@ class Worker:
             self._fail(malformed(what, exc))
         except BaseException as exc:
             # the grader's own time limit (SIGALRM), an interrupt: the worker is mid-call
-            from autograder.grading.plugin import GraderTimeout
-
-            if isinstance(exc, GraderTimeout):
-                impl.hung[(self.exercise, what)] = str(exc)
             self.kill()
+            if isinstance(exc, GraderTimeout):
+                impl.hung[(self.exercise, what)] = exc.about(what)
+                raise GraderTimeout(exc.about(what), exc.limit, exc.test) from None
             raise
         finally:
             impl.spent += time.monotonic() - start
