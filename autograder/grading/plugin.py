@@ -227,8 +227,8 @@ def impl(pytestconfig: pytest.Config):
     if not state.isolated:
         yield Implementation(state.impl_root)
         return
-    from autograder.sandbox.remote import RemoteImplementation
     from autograder.sandbox.limits import SandboxLimits
+    from autograder.sandbox.remote import RemoteImplementation
 
     limits = {"call_timeout": pytestconfig.getoption("--call-timeout"),
               "submission_timeout": pytestconfig.getoption("--submission-timeout"),
