@@ -13,6 +13,7 @@ test, never defaults buried here.
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,8 +73,13 @@ def to_array(value: Any, name: str) -> np.ndarray:
         fail(tr(f"{name} is None: did you forget a return statement?",
                 f"{name} là None: bạn có quên câu lệnh return không?"))
     try:
-        array = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
+        raw = np.asarray(value)
+        if raw.dtype.kind == "O" and not all(isinstance(v, numbers.Real) for v in raw.flat):
+            raise TypeError("not a number")
+        if raw.dtype.kind not in "biufO":  # no strings, bytes, complex numbers, dates...
+            raise TypeError("not a real number")
+        array = raw.astype(np.float64)
+    except (TypeError, ValueError, OverflowError, RuntimeError):
         fail(tr(f"{name} should be a numpy array of numbers, got {type_name(value)}",
                 f"{name} phải là mảng numpy chứa số, nhưng nhận được {type_name(value)}"))
     return array
@@ -104,7 +110,9 @@ def relative_error(actual: np.ndarray, expected: np.ndarray, floor: float = 1e-1
     actual, expected = np.asarray(actual, float), np.asarray(expected, float)
     if actual.size == 0:
         return 0.0
-    return float(np.max(np.abs(actual - expected) / np.maximum(floor, np.abs(actual) + np.abs(expected))))
+    # halved, so that neither a - e nor |a| + |e| overflows for finite values near 1e308
+    a, e = actual / 2, expected / 2
+    return float(np.max(np.abs(a - e) / np.maximum(floor / 2, np.abs(a) + np.abs(e))))
 
 
 def check_shape(actual: np.ndarray, shape: tuple[int, ...], name: str, what: str = "") -> None:
@@ -177,7 +185,8 @@ def diagnose(a: np.ndarray, e: np.ndarray, rtol: float, atol: float, name: str,
         return tr(f"{name} is all zeros.", f"{name} toàn số 0.")
     if _close(a, -e, rtol, atol):
         return tr(f"{name} has the wrong sign.", f"{name} bị ngược dấu.")
-    ratio = float(np.sum(a * e) / np.sum(e * e))
+    scale = float(np.max(np.abs(e)))  # > atol here; scaled so that the sums neither overflow
+    ratio = float(np.sum((a / scale) * (e / scale)) / np.sum((e / scale) ** 2))  # nor underflow
     # For a single number any wrong value is "a multiple" of the right one: no hint then.
     if e.size > 1 and abs(ratio) > 1e-12 and _close(a, ratio * e, 10 * rtol, 10 * atol):
         return tr(f"{name} is {ratio:.4g} times the expected value: a missing or extra factor?",
