@@ -197,6 +197,10 @@ def test_rerun_skips_and_force_regrades_without_duplicates(batch):
 
 
 def test_timeout_scores_zero_and_the_batch_goes_on(batch, tmp_path):
+    """A grader process that outlives --timeout is stopped and scores 0; the next student is
+    graded. The batch's limit (8 s) is below the backprop grader's own per-test limit (10 s,
+    which would otherwise stop the endless import first); -j 1, so that the other student
+    has the machine to itself."""
     root, subs, out, first = batch
     hang = tmp_path / "subs"
     (hang / "sleeper").mkdir(parents=True)
@@ -212,19 +216,35 @@ def test_timeout_scores_zero_and_the_batch_goes_on(batch, tmp_path):
         "--out",
         str(out),
         "--timeout",
-        "20",
+        "8",
         "--db",
         sqlite_url(tmp_path / "t.db"),
         "-j",
-        "2",
+        "1",
         cwd=tmp_path,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     with Gradebook(sqlite_url(tmp_path / "t.db"), create=False) as book:
         sleeper, fine = book.submission("sleeper"), book.submission("fine")
     assert sleeper.exercises["backprop"].status == "timeout" and sleeper.score == 0
-    assert "20 s" in sleeper.problems[0]
+    assert "8 s" in sleeper.problems[0]
     assert fine.exercises["backprop"].status == "graded"
+
+
+def test_an_endless_import_is_stopped_by_the_graders_own_limit(tmp_path):
+    """Within the batch's limit, the grader's per-test limit stops a file that never finishes
+    importing: graded 0, saying so (instead of a grader process killed from outside)."""
+    (tmp_path / "subs" / "sleeper").mkdir(parents=True)
+    (tmp_path / "subs" / "sleeper" / "backprop.py").write_text("while True:\n    pass\n")
+    done = autograder("grade", str(tmp_path / "subs"), "-e", "backprop", "--out",
+                      str(tmp_path / "out"), "--timeout", "300", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    with Gradebook(sqlite_url(tmp_path / "out" / "gradebook.db"), create=False) as book:
+        sleeper = book.submission("sleeper")
+    assert sleeper.exercises["backprop"].status == "graded" and sleeper.score == 0
+    results = json.loads((tmp_path / "out" / "sleeper" / "results.json").read_text())
+    outputs = [test["output"] for test in results["tests"]]
+    assert any("backprop.py did not finish within 10 s" in text for text in outputs), outputs[:3]
 
 
 @pytest.mark.parametrize(
