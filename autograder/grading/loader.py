@@ -143,21 +143,12 @@ def probe_module(exercise: str) -> types.ModuleType | None:
     return importlib.import_module(name) if importlib.util.find_spec(name) else None
 
 
-class ExerciseModule(LocalCalls):
-    """Lazy, guarded access to one exercise file of an implementation.
-
-    Attributes of the underlying module are reached as attributes of this object::
-
-        bp = impl.exercise("backprop")
-        out, cache = bp.affine_forward(x, w, b)
-    """
+class ExerciseFile:
+    """An exercise that is one file ``<name>.py`` of an implementation folder."""
 
     def __init__(self, name: str, path: Path):
         self._name = name
         self._path = path
-        self._hung: dict[str, str] = {}  # function -> why it was stopped (it hung once)
-        self._module: types.ModuleType | None = None
-        self._error: BaseException | None = None
 
     @property
     def exercise_name(self) -> str:
@@ -168,8 +159,24 @@ class ExerciseModule(LocalCalls):
         return self._path
 
     def owns(self, filename: str) -> bool:
-        """Whether a traceback frame's file is this exercise's file."""
+        """Whether a traceback frame's file (or a worker's reported frame) is this file."""
         return filename == str(self._path)
+
+
+class ExerciseModule(ExerciseFile, LocalCalls):
+    """Lazy, guarded access to one exercise file of an implementation.
+
+    Attributes of the underlying module are reached as attributes of this object::
+
+        bp = impl.exercise("backprop")
+        out, cache = bp.affine_forward(x, w, b)
+    """
+
+    def __init__(self, name: str, path: Path):
+        super().__init__(name, path)
+        self._hung: dict[str, str] = {}  # function -> why it was stopped (it hung once)
+        self._module: types.ModuleType | None = None
+        self._error: BaseException | None = None
 
     @property
     def source(self) -> str:

@@ -19,7 +19,13 @@ import time
 from pathlib import Path
 
 from autograder.grading import values
-from autograder.grading.loader import EXERCISES, ExerciseModule, NotImplementedYet, SubmissionError
+from autograder.grading.loader import (
+    EXERCISES,
+    ExerciseFile,
+    ExerciseModule,
+    NotImplementedYet,
+    SubmissionError,
+)
 from autograder.grading.messages import get_language, tr
 from autograder.sandbox import confine
 from autograder.sandbox.client import Worker
@@ -43,26 +49,14 @@ HIDDEN_IN_NUMPY_WORKERS = ("torch", "torchvision", "torchgen", "functorch", "jax
 HIDDEN_DATA = ("sklearn/datasets/data", "sklearn/datasets/images", "sklearn/datasets/descr")
 
 
-class RemoteExercise:
+class RemoteExercise(ExerciseFile):
     """``impl.exercise(name)`` under isolation: calls run in the exercise's worker."""
 
     def __init__(self, impl: RemoteImplementation, name: str):
-        self._impl, self._name = impl, name
-        self._path = impl.root / f"{name}.py"
+        super().__init__(name, impl.root / f"{name}.py")
+        self._impl = impl
         self._load_error: BaseException | None = None
         self._functions: dict[str, tuple[Worker, values.StudentFunction]] = {}
-
-    @property
-    def exercise_name(self) -> str:
-        return self._name
-
-    @property
-    def path(self) -> Path:
-        return self._path
-
-    def owns(self, filename: str) -> bool:
-        """Whether a (reported) traceback frame's file is this exercise's file."""
-        return filename == str(self._path)
 
     @property
     def source(self) -> str:
